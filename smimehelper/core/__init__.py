@@ -1,0 +1,1 @@
+"""The library: no Qt, no printing, no prompting. Raises typed errors from :mod:`.errors`."""

@@ -1,0 +1,40 @@
+"""Typed errors.
+
+Every failure a user can cause or meet is a :class:`UserError` whose message says what happened
+and what to do, in words a dentist understands. The CLI and the GUI show ``str(error)`` as is and
+never a traceback. Messages never contain secrets (passphrases, key material).
+"""
+
+from __future__ import annotations
+
+
+class SmimeHelperError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class UserError(SmimeHelperError):
+    """Bad input or a situation the user can fix; the message is shown as is."""
+
+
+class InputFileError(UserError):
+    """A file named by the user is missing, unreadable or of the wrong kind."""
+
+
+class CertificateError(UserError):
+    """A certificate cannot be read or cannot be used for what was asked."""
+
+
+class PassphraseError(UserError):
+    """A passphrase is missing or wrong."""
+
+
+class AddressError(UserError):
+    """An e-mail address is malformed or has no usable certificate."""
+
+
+class ComposeError(UserError):
+    """The message cannot be built as asked."""
+
+
+class SecurityVerdictError(SmimeHelperError):
+    """A security check failed (bad signature, untrusted, cannot decrypt): exit code 1, not 2."""

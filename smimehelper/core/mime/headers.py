@@ -1,0 +1,136 @@
+"""Header fields: folding, encoded words, and parameters that Outlook, Thunderbird and Apple Mail agree on.
+
+Message headers (From, To, Subject, ...) are folded by the standard library's SMTP policy, which
+implements RFC 5322 folding and RFC 2047 encoded words. Attachment names need both RFC 2231
+(``filename*=``, the standard) and an RFC 2047 ``name=`` (what Outlook shows), so those
+parameters are written here.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import re
+import secrets
+import urllib.parse
+from email.headerregistry import Address
+from email.utils import getaddresses
+
+from ..errors import AddressError
+
+_POLICY = email.policy.SMTP.clone(max_line_length=78)
+_TOKEN_SAFE = re.compile(r"^[A-Za-z0-9!#$&+\-.^_`|~]+$")
+_ADDR = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+$")
+
+
+def fold(name: str, value: str) -> bytes:
+    """One header field, folded to 78 columns with CRLF, encoded words where needed."""
+    return _POLICY.header_factory(name, value).fold(policy=_POLICY).encode("ascii")
+
+
+def parse_address(text: str) -> Address:
+    """Parse "Dr Bob <bob@example.org>" or "bob@example.org"; raise AddressError if it is not one."""
+    pairs = getaddresses([text])
+    if len(pairs) != 1 or not pairs[0][1] or not _ADDR.match(pairs[0][1]):
+        raise AddressError(
+            f'"{text}" is not a valid e-mail address. Write it like bob@example.org '
+            'or "Dr Bob <bob@example.org>".'
+        )
+    display, addr = pairs[0]
+    local, _, domain = addr.rpartition("@")
+    return Address(display_name=display, username=local, domain=domain.lower())
+
+
+def address_header(addresses: list[Address]) -> str:
+    return ", ".join(str(a) for a in addresses)
+
+
+def new_boundary() -> str:
+    """A boundary that cannot occur in base64 or quoted-printable text ("=_" never does)."""
+    return f"=_smimehelper_{secrets.token_hex(16)}"
+
+
+def message_id(domain: str) -> str:
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _encoded_words(text: str, max_word: int = 60) -> str:
+    """RFC 2047 B-encoded words (at most 75 characters each, here ``max_word``), one per folded line.
+
+    Splitting is on character boundaries so no word holds half a UTF-8 sequence.
+    """
+    words: list[str] = []
+    current = ""
+    for char in text:
+        candidate = current + char
+        if len(_b_word(candidate)) > max_word and current:
+            words.append(_b_word(current))
+            current = char
+        else:
+            current = candidate
+    if current:
+        words.append(_b_word(current))
+    return "\r\n  ".join(words)
+
+
+def _b_word(text: str) -> str:
+    import base64
+
+    return "=?utf-8?B?" + base64.b64encode(text.encode("utf-8")).decode("ascii") + "?="
+
+
+def _rfc2231_params(param: str, value: str) -> list[str]:
+    """``param*=utf-8''...`` split into ``param*0*=``... continuations when long (RFC 2231 3-4)."""
+    encoded = urllib.parse.quote(value.encode("utf-8"), safe="!#$&+-.^_`|~")
+    limit = 60
+    if len(encoded) <= limit:
+        return [f"{param}*=utf-8''{encoded}"]
+    pieces: list[str] = []
+    start = 0
+    while start < len(encoded):
+        end = min(start + limit, len(encoded))
+        # never split a %XX escape
+        pct = encoded.rfind("%", max(start, end - 2), end)
+        if pct != -1 and end < len(encoded):
+            end = pct
+        pieces.append(encoded[start:end])
+        start = end
+    params = [f"{param}*0*=utf-8''{pieces[0]}"]
+    params += [f"{param}*{i}*={piece}" for i, piece in enumerate(pieces[1:], start=1)]
+    return params
+
+
+def _join_params(value: str, params: list[str]) -> bytes:
+    """Header value with one parameter per folded line (always below 78 columns, easy to read)."""
+    return (";\r\n\t".join([value, *params]) + "\r\n").encode("ascii")
+
+
+def _is_plain(filename: str) -> bool:
+    return filename.isascii() and all(32 <= ord(c) < 127 for c in filename) and len(filename) <= 60
+
+
+def content_type_field(content_type: str, *, name: str | None = None, extra: dict[str, str] | None = None) -> bytes:
+    params = [f"{k}={v if _TOKEN_SAFE.match(v) else _quote(v)}" for k, v in (extra or {}).items()]
+    if name is not None:
+        params.append(f"name={_quote(name) if _is_plain(name) else _quote(_encoded_words(name))}")
+    return _join_params(f"Content-Type: {content_type}", params)
+
+
+def content_disposition_field(disposition: str, filename: str) -> bytes:
+    if _is_plain(filename):
+        params = [f"filename={_quote(filename)}"]
+    else:
+        # Only the RFC 2231 form, as Thunderbird writes it: parsers that see a plain filename=
+        # beside it may prefer the plain (mangled) one.
+        params = _rfc2231_params("filename", filename)
+    return _join_params(f"Content-Disposition: {disposition}", params)
+
+
+def sanitize_filename(filename: str) -> str:
+    """The name to announce: no directories, no control characters, never empty."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable())
+    return name.strip() or "attachment"

@@ -1,0 +1,143 @@
+"""Can this certificate be used for this purpose now?
+
+Checks that need nothing but the certificate itself and the clock: validity period, key usage,
+extended key usage, key strength and the e-mail address. They run before a message is built, so
+that a user learns *which* colleague's certificate is the problem and what to do, instead of a
+recipient later seeing a message their mail program refuses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from .certs import cert_emails, describe
+from .errors import CertificateError
+
+MIN_RSA_BITS = 2048
+SUPPORTED_CURVES = ("secp256r1", "secp384r1", "secp521r1")
+
+
+class Purpose(Enum):
+    SIGN = "sign"
+    ENCRYPT = "encrypt"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a certificate cannot be used; ``code`` is stable for programs, ``reason`` for people."""
+
+    code: str
+    reason: str
+
+
+def find_problem(
+    cert: x509.Certificate, purpose: Purpose, now: dt.datetime, email: str | None = None
+) -> Problem | None:
+    """Return the first reason ``cert`` cannot serve ``purpose`` at ``now``, or None."""
+    info = describe(cert)
+    who = email or (info.emails[0] if info.emails else info.display_name)
+    if now < info.not_before:
+        return Problem(
+            "not_yet_valid",
+            f"The certificate for {who} is not valid before {info.not_before:%Y-%m-%d}; "
+            "check the computer's date or wait until then.",
+        )
+    if now > info.not_after:
+        advice = (
+            "renew your certificate with your certificate provider"
+            if purpose is Purpose.SIGN
+            else f"ask {who} for their new one"
+        )
+        return Problem(
+            "expired",
+            f"The certificate for {who} expired on {info.not_after:%Y-%m-%d}; {advice}.",
+        )
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            return Problem(
+                "weak_key",
+                f"The certificate for {who} has a weak {key.key_size}-bit RSA key that is no longer "
+                "safe; a new certificate is needed.",
+            )
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in SUPPORTED_CURVES:
+            return Problem(
+                "unsupported_key",
+                f"The certificate for {who} uses the curve {key.curve.name}, which mail programs "
+                "do not support.",
+            )
+    else:
+        return Problem(
+            "unsupported_key",
+            f"The certificate for {who} has a {info.key_type} key; S/MIME needs RSA or EC.",
+        )
+    usage_problem = _usage_problem(cert, key, purpose, who)
+    if usage_problem:
+        return usage_problem
+    if email is not None and email.lower() not in cert_emails(cert):
+        listed = ", ".join(cert_emails(cert)) or "no e-mail address"
+        return Problem(
+            "email_mismatch",
+            f"The certificate given for {email} is issued to {listed}; ask {email} for their own "
+            "certificate.",
+        )
+    return None
+
+
+def require_usable(
+    cert: x509.Certificate, purpose: Purpose, now: dt.datetime, email: str | None = None
+) -> None:
+    """Raise :class:`CertificateError` with the reason when ``cert`` cannot serve ``purpose``."""
+    problem = find_problem(cert, purpose, now, email)
+    if problem is not None:
+        raise CertificateError(problem.reason)
+
+
+def _usage_problem(
+    cert: x509.Certificate, key: object, purpose: Purpose, who: str
+) -> Problem | None:
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        eku = None
+    if eku is not None and not (
+        ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
+        or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
+    ):
+        return Problem(
+            "wrong_usage",
+            f"The certificate for {who} is not meant for e-mail (it lacks the e-mail protection "
+            "usage); ask for an S/MIME (e-mail) certificate.",
+        )
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None  # no restriction stated: RFC 5280 allows every usage
+    if purpose is Purpose.SIGN:
+        if not (ku.digital_signature or ku.content_commitment):
+            return Problem(
+                "wrong_usage",
+                f"The certificate for {who} may not be used for signing; a certificate with the "
+                "digital signature usage is needed.",
+            )
+        return None
+    if isinstance(key, rsa.RSAPublicKey) and not ku.key_encipherment:
+        return Problem(
+            "wrong_usage",
+            f"The certificate for {who} may not be used for encryption (it is for signing only); "
+            f"ask {who} for their encryption certificate.",
+        )
+    if isinstance(key, ec.EllipticCurvePublicKey) and not ku.key_agreement:
+        return Problem(
+            "wrong_usage",
+            f"The certificate for {who} may not be used for encryption (its EC key lacks the key "
+            f"agreement usage); ask {who} for their encryption certificate.",
+        )
+    return None
