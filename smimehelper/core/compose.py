@@ -30,6 +30,7 @@ from .identity import Identity
 from .mime.encoders import Base64Stream, base64_lines
 from .mime.headers import address_header, fold, message_id, new_boundary, parse_address
 from .mime.writer import Attachment, coalesce, content_entity
+from .pipeline import in_background
 from .validation import Purpose, require_usable
 
 WRITE_BUFFER = 1 << 20
@@ -124,7 +125,7 @@ def compose_to_file(
                 cipher = ContentCipher.AES256_GCM if request.gcm else ContentCipher.AES256_CBC
                 encoder = EnvelopeEncoder(plan.recipients, cipher)
                 sink.write(_enveloped_headers(encoder.smime_type))
-                for piece in _encrypt_and_encode(coalesce(entity), encoder):
+                for piece in _encrypt_and_encode(in_background(coalesce(entity)), encoder):
                     sink.write(piece)
             else:
                 for piece in entity:
@@ -298,6 +299,7 @@ def _encrypt_and_encode(entity: Iterable[bytes], encoder: EnvelopeEncoder) -> It
     b64 = Base64Stream()
     yield b64.update(encoder.start())
     for chunk in entity:
-        yield b64.update(encoder.update(chunk))
+        for piece in encoder.update(chunk):
+            yield b64.update(piece)
     yield b64.update(encoder.finish())
     yield b64.finish()

@@ -26,6 +26,10 @@ def indefinite(tag: int) -> bytes:
     return bytes([tag, 0x80])
 
 
+def octet_string_header(length: int) -> bytes:
+    """Tag and length of one primitive OCTET STRING segment of a chunked OCTET STRING."""
+    return bytes([TAG_OCTET_STRING]) + der_length(length)
+
+
 def octet_string(data: bytes) -> bytes:
-    """One primitive OCTET STRING segment of a constructed (chunked) OCTET STRING."""
-    return bytes([TAG_OCTET_STRING]) + der_length(len(data)) + data
+    return octet_string_header(len(data)) + data

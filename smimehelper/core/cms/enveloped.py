@@ -103,11 +103,14 @@ class EnvelopeEncoder:
             ]
         )
 
-    def update(self, data: bytes | memoryview) -> bytes:
+    def update(self, data: bytes | memoryview) -> tuple[bytes, ...]:
+        """Encrypted pieces for ``data``: a segment header and its bytes, kept apart (no copy)."""
         if self._padder is not None:
             data = self._padder.update(data)
         encrypted = self._encryptor.update(data)
-        return ber.octet_string(encrypted) if encrypted else b""
+        if not encrypted:
+            return ()
+        return ber.octet_string_header(len(encrypted)), encrypted
 
     def finish(self) -> bytes:
         tail = b""

@@ -1,0 +1,1 @@
+"""The command line: argument parsing, prompting and printing over :mod:`smimehelper.services`."""

@@ -1,0 +1,83 @@
+"""``smimehelper compose``: build a signed and encrypted .eml from text, files and certificates."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import services
+from . import exit_codes
+from .output import emit_json, human_size, say, warn
+from .prompt import passphrase_asker
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "compose",
+        help="write a signed and encrypted message (.eml)",
+        description="Write a signed and encrypted S/MIME message that Outlook, Thunderbird and "
+        "Apple Mail open without add-ons. The message is encrypted to every recipient and to you.",
+    )
+    p.add_argument("--from", dest="sender", required=True, metavar="ADDR", help="your address")
+    p.add_argument("--to", action="append", required=True, metavar="ADDR", help="recipient (repeat)")
+    p.add_argument("--cc", action="append", default=[], metavar="ADDR", help="copy to (repeat)")
+    p.add_argument("--subject", required=True, metavar="TEXT", help="subject (NOT encrypted)")
+    body = p.add_mutually_exclusive_group(required=True)
+    body.add_argument("--body", metavar="TEXT", help="message text")
+    body.add_argument("--body-file", type=Path, metavar="FILE", help="message text from a UTF-8 file")
+    p.add_argument("--attach", action="append", default=[], type=Path, metavar="FILE", help="file to attach (repeat)")
+    p.add_argument("--sign-key", required=True, type=Path, metavar="FILE.p12", help="your certificate with its key (.p12/.pfx)")
+    p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="file holding the .p12 passphrase (else asked)")
+    p.add_argument("--recipient-cert", action="append", default=[], type=Path, metavar="CERT", help="a recipient's certificate, PEM or DER (repeat)")
+    p.add_argument("--no-sign", action="store_true", help="do not sign")
+    p.add_argument("--no-encrypt", action="store_true", help="do not encrypt (signed only)")
+    p.add_argument("--oaep", action="store_true", help="RSA-OAEP (SHA-256) key transport for RSA recipients")
+    p.add_argument("--gcm", action="store_true", help="AES-256-GCM (AuthEnvelopedData) instead of AES-256-CBC")
+    p.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.eml", help="where to write the message")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    body = args.body if args.body is not None else services.read_body_file(args.body_file)
+    outcome = services.compose_message(
+        services.ComposeInput(
+            sender=args.sender,
+            to=tuple(args.to),
+            cc=tuple(args.cc),
+            subject=args.subject,
+            body=body,
+            attachments=tuple(args.attach),
+            sign_key=args.sign_key,
+            recipient_certs=tuple(args.recipient_cert),
+            sign=not args.no_sign,
+            encrypt=not args.no_encrypt,
+            oaep=args.oaep,
+            gcm=args.gcm,
+            out=args.output,
+        ),
+        passphrase_asker(args.passphrase_file),
+    )
+    result = outcome.result
+    if args.json:
+        emit_json(
+            {
+                "path": str(result.path),
+                "size": result.size,
+                "message_id": result.message_id,
+                "signed": result.signed,
+                "encrypted": result.encrypted,
+                "cipher": result.cipher,
+                "encrypted_to": list(result.recipients),
+                "warnings": list(outcome.warnings),
+            }
+        )
+    else:
+        for text in outcome.warnings:
+            warn(text)
+        say(f"Wrote {result.path} ({human_size(result.size)}).")
+        if result.signed:
+            say("Signed with your certificate.")
+        if result.encrypted:
+            say(f"Encrypted ({result.cipher}) so that only these can read it: {', '.join(result.recipients)}.")
+    return exit_codes.OK
