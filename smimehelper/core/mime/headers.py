@@ -85,7 +85,7 @@ def _b_word(text: str) -> str:
 def _rfc2231_params(param: str, value: str) -> list[str]:
     """``param*=utf-8''...`` split into ``param*0*=``... continuations when long (RFC 2231 3-4)."""
     encoded = urllib.parse.quote(value.encode("utf-8"), safe="!#$&+-.^_`|~")
-    limit = 60
+    limit = 50  # with "\tfilename*12*=" and ";" each line stays within 78 columns
     if len(encoded) <= limit:
         return [f"{param}*=utf-8''{encoded}"]
     pieces: list[str] = []
@@ -130,7 +130,8 @@ def content_disposition_field(disposition: str, filename: str) -> bytes:
 
 
 def sanitize_filename(filename: str) -> str:
-    """The name to announce: no directories, no control characters, never empty."""
-    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    """The name to announce: no path separators (a receiver could read them as folders), no
+    control characters, never empty. Separators become "_" so the whole name stays recognisable."""
+    name = filename.replace("\\", "_").replace("/", "_")
     name = "".join(c for c in name if c.isprintable())
     return name.strip() or "attachment"

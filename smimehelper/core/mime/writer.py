@@ -1,7 +1,8 @@
 """The message body as a stream of bytes: a text part and attachments read chunk by chunk.
 
-Every part body ends with CRLF before the next delimiter, so the bytes a signature covers are
-exactly the bytes yielded here, with no trailing CRLF ambiguity (RFC 2046 5.1.1).
+Inside a multipart, the CRLF before each delimiter belongs to the delimiter (RFC 2046 5.1.1),
+so every part body is followed by one CRLF of its own; a lone text part has none, and the bytes
+a signature covers are exactly the bytes yielded here.
 """
 
 from __future__ import annotations
@@ -60,17 +61,16 @@ def prepare_attachment(path: Path, filename: str | None = None) -> Attachment:
 
 
 def text_part(body: str) -> bytes:
-    """The body text as a complete MIME part, UTF-8 quoted-printable, ending in CRLF."""
+    """The body text as a complete MIME part, UTF-8 quoted-printable."""
     return (
         b"Content-Type: text/plain; charset=utf-8\r\n"
         b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         + quoted_printable(body)
-        + b"\r\n"
     )
 
 
 def attachment_part(attachment: Attachment, progress: Progress | None = None) -> Iterator[bytes]:
-    """Headers then base64 lines of the file, read in bounded chunks."""
+    """Headers then base64 lines of the file, read in bounded chunks; no CRLF after the body."""
     yield content_type_field(attachment.content_type, name=attachment.filename)
     yield b"Content-Transfer-Encoding: base64\r\n"
     yield content_disposition_field("attachment", attachment.filename)
@@ -90,7 +90,8 @@ def attachment_part(attachment: Attachment, progress: Progress | None = None) ->
             "Nothing was written."
         ) from None
     tail = encoder.finish()
-    yield tail if tail else b"\r\n"  # an empty file still ends its (empty) body with CRLF
+    if tail:
+        yield tail
 
 
 def content_entity(
@@ -104,13 +105,13 @@ def content_entity(
     boundary = new_boundary()
     yield content_type_field("multipart/mixed", extra={"boundary": boundary})
     yield b"\r\nThis is a multi-part message in MIME format.\r\n"
-    delimiter = b"--" + boundary.encode("ascii") + b"\r\n"
-    yield delimiter
+    delimiter = b"\r\n--" + boundary.encode("ascii") + b"\r\n"
+    yield delimiter[2:]  # the first delimiter follows the preamble's own line end
     yield text_part(body)
     for attachment in files:
         yield delimiter
         yield from attachment_part(attachment, progress)
-    yield b"--" + boundary.encode("ascii") + b"--\r\n"
+    yield b"\r\n--" + boundary.encode("ascii") + b"--\r\n"
 
 
 def coalesce(pieces: Iterable[bytes], min_size: int = COALESCE_BYTES) -> Iterator[bytes]:
