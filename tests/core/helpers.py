@@ -34,8 +34,8 @@ def compose(
     certs = tuple(pki.entity(n).cert for n in RECIPIENT_NAMES)
     request = ComposeRequest(
         sender=f"Sender <{sender_entity.email}>",
-        to=tuple(pki.entity(n).email or n for n in to),
-        cc=tuple(pki.entity(n).email or n for n in cc),
+        to=tuple(_address(pki, n) for n in to),
+        cc=tuple(_address(pki, n) for n in cc),
         subject=subject,
         body=body,
         identity=identity,
@@ -45,6 +45,13 @@ def compose(
         **options,  # type: ignore[arg-type]
     )
     return compose_to_file(request, out)
+
+
+def _address(pki: Pki, name_or_address: str) -> str:
+    """A PKI entity's e-mail, or the text itself when it is already an address."""
+    if "@" in name_or_address:
+        return name_or_address
+    return pki.entity(name_or_address).email or name_or_address
 
 
 def parse(mime: bytes) -> EmailMessage:

@@ -30,7 +30,12 @@ def fold(name: str, value: str) -> bytes:
 def parse_address(text: str) -> Address:
     """Parse "Dr Bob <bob@example.org>" or "bob@example.org"; raise AddressError if it is not one."""
     pairs = getaddresses([text])
-    if len(pairs) != 1 or not pairs[0][1] or not _ADDR.match(pairs[0][1]):
+    stated = text.strip()
+    if "<" in stated:
+        stated = stated[stated.rfind("<") + 1 :].rstrip(">").strip()
+    # The address must stand in the text as parsed: the parser's lenient repairs (joining
+    # "bob@exa mple.org" into "bob@example.org") would send to an address nobody typed.
+    if len(pairs) != 1 or not pairs[0][1] or pairs[0][1] != stated or not _ADDR.match(pairs[0][1]):
         raise AddressError(
             f'"{text}" is not a valid e-mail address. Write it like bob@example.org '
             'or "Dr Bob <bob@example.org>".'
