@@ -96,6 +96,10 @@ def compose_message(
     for path in request.recipient_certs:
         certs.extend(c for c in load_certificates(path) if not describe(c).is_ca)
     identity = open_identity(request.sign_key, ask_passphrase)
+    terms: list[str] = []
+    for attachment in attachments:
+        if attachment.content_type == "application/dicom":
+            terms.extend(patient_identifiers(attachment.path))
     result = compose_to_file(
         ComposeRequest(
             sender=request.sender,
@@ -116,9 +120,5 @@ def compose_message(
         progress=progress,
         cancelled=cancelled,
     )
-    terms: list[str] = []
-    for attachment in attachments:
-        if attachment.content_type == "application/dicom":
-            terms.extend(patient_identifiers(attachment.path))
     warnings = (*result.warnings, *subject_warnings(request.subject, tuple(terms)))
     return ComposeOutcome(result=result, warnings=tuple(warnings))

@@ -185,10 +185,11 @@ def _plan(request: ComposeRequest) -> _Plan:
         emails.append(sender_email)
         for address in _unique_addresses(to + cc):
             email = address.addr_spec.lower()
+            if email == sender_email:
+                continue  # already a recipient, with the certificate of the signing identity
             cert = _certificate_for(email, request.recipient_certs, now)
-            if email != sender_email:
-                recipients.append(Recipient(cert, transport))
-                emails.append(email)
+            recipients.append(Recipient(cert, transport))
+            emails.append(email)
         warnings.extend(_mixed_key_warning(recipients))
     return _Plan(sender, to, cc, now, tuple(recipients), tuple(emails), tuple(warnings))
 

@@ -31,7 +31,9 @@ def parse_address(text: str) -> Address:
     """Parse "Dr Bob <bob@example.org>" or "bob@example.org"; raise AddressError if it is not one."""
     pairs = getaddresses([text])
     stated = text.strip()
-    if "<" in stated:
+    if stated.count("<") != stated.count(">") or ("<" in stated and not stated.endswith(">")):
+        stated = ""  # unbalanced angle brackets: refuse rather than guess
+    elif "<" in stated:
         stated = stated[stated.rfind("<") + 1 :].rstrip(">").strip()
     # The address must stand in the text as parsed: the parser's lenient repairs (joining
     # "bob@exa mple.org" into "bob@example.org") would send to an address nobody typed.

@@ -41,7 +41,7 @@ def test_valid_addresses(text: str) -> None:
     assert "@" in parse_address(text).addr_spec
 
 
-@pytest.mark.parametrize("text", ["", "bob", "bob@", "@example.org", "a@b", "bob@example.org, eve@example.org", "bob@exa mple.org"])
+@pytest.mark.parametrize("text", ["", "bob", "bob@", "@example.org", "a@b", "bob@example.org, eve@example.org", "bob@exa mple.org", "<bob@example.org", "bob@example.org>"])
 def test_invalid_addresses_are_refused_with_the_text(text: str) -> None:
     with pytest.raises(AddressError) as info:
         parse_address(text)
