@@ -63,8 +63,11 @@ def run_demo(directory: Path, now: dt.datetime | None = None) -> DemoResult:
     now = now or dt.datetime.now(dt.timezone.utc)
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".smimehelper-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
     except OSError as exc:
-        raise InputFileError(f"Cannot create the demo folder {directory}: {exc.strerror}.") from None
+        raise InputFileError(f"Cannot write into the demo folder {directory}: {exc.strerror}.") from None
     files = _demo_paths(directory)
     ca_key, ca_cert = _make_ca(now)
     sender_key, sender_cert = _make_person(SENDER, ca_key, ca_cert, now)

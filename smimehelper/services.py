@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .core.certs import load_certificates, describe
-from .core.compose import ComposeRequest, ComposeResult, compose_to_file
+from .core.compose import ComposeRequest, ComposeResult, compose_to_file, precheck
 from .core.dicom import patient_identifiers
 from .core.errors import InputFileError, PassphraseError
 from .core.identity import Identity, load_pkcs12
@@ -95,6 +95,12 @@ def compose_message(
     certs = []
     for path in request.recipient_certs:
         certs.extend(c for c in load_certificates(path) if not describe(c).is_ca)
+    precheck(
+        ComposeRequest(
+            sender=request.sender, to=request.to, cc=request.cc, subject="", body="",
+            identity=None, sign=request.sign, encrypt=request.encrypt,  # type: ignore[arg-type]
+        )
+    )
     identity = open_identity(request.sign_key, ask_passphrase)
     terms: list[str] = []
     for attachment in attachments:

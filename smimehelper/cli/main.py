@@ -55,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         error(
-            f"Something went wrong inside smimehelper ({type(exc).__name__}). Nothing was sent. "
-            "Run again with --debug and report the output."
+            f"Something went wrong inside smimehelper ({type(exc).__name__}). No file was left "
+            "half-written. Run again with --debug and report the output."
         )
         return exit_codes.INTERNAL
 

@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .atomic import atomic_writer
 from .certs import cert_emails
@@ -154,13 +155,7 @@ def compose_to_file(
 
 
 def _plan(request: ComposeRequest) -> _Plan:
-    if not request.sign and not request.encrypt:
-        raise ComposeError(
-            "A message that is neither signed nor encrypted would go out unprotected; "
-            "leave signing or encryption on."
-        )
-    if not request.to:
-        raise AddressError("Give at least one recipient (To).")
+    precheck(request)
     now = (request.now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
     sender = parse_address(request.sender)
     to = tuple(parse_address(a) for a in request.to)
@@ -174,13 +169,13 @@ def _plan(request: ComposeRequest) -> _Plan:
             "address or use the certificate for this one."
         )
     if request.sign:
-        require_usable(identity.cert, Purpose.SIGN, now, sender_email)
+        require_usable(identity.cert, Purpose.SIGN, now, sender_email, own=True)
     warnings: list[str] = []
     recipients: list[Recipient] = []
     emails: list[str] = []
     if request.encrypt:
         transport = KeyTransport.OAEP_SHA256 if request.oaep else KeyTransport.PKCS1V15
-        require_usable(identity.cert, Purpose.ENCRYPT, now, sender_email)
+        require_usable(identity.cert, Purpose.ENCRYPT, now, sender_email, own=True)
         recipients.append(Recipient(identity.cert, transport))
         emails.append(sender_email)
         for address in _unique_addresses(to + cc):
@@ -190,7 +185,9 @@ def _plan(request: ComposeRequest) -> _Plan:
             cert = _certificate_for(email, request.recipient_certs, now)
             recipients.append(Recipient(cert, transport))
             emails.append(email)
-        warnings.extend(_mixed_key_warning(recipients))
+        warnings.extend(_compatibility_warnings(recipients, request))
+        for email in unused_certificates(request):
+            warnings.append(f"The certificate for {email} was given but {email} is not among the recipients.")
     return _Plan(sender, to, cc, now, tuple(recipients), tuple(emails), tuple(warnings))
 
 
@@ -221,19 +218,50 @@ def _certificate_for(email: str, certs: Sequence[x509.Certificate], now: dt.date
     raise first_error
 
 
-def _mixed_key_warning(recipients: Sequence[Recipient]) -> list[str]:
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    kinds = {type(r.cert.public_key()).__mro__[1] for r in recipients}
+def _compatibility_warnings(recipients: Sequence[Recipient], request: ComposeRequest) -> list[str]:
+    """What DESIGN.md's measured client table says some recipients' programs will not open."""
+    found: list[str] = []
     has_ec = any(isinstance(r.cert.public_key(), ec.EllipticCurvePublicKey) for r in recipients)
     has_rsa = any(isinstance(r.cert.public_key(), rsa.RSAPublicKey) for r in recipients)
-    del kinds
     if has_ec and has_rsa:
-        return [
+        found.append(
             "Some recipients have EC certificates and others RSA. Current mail programs open "
-            "such a message, but older Thunderbird versions (before 2023) cannot open it at all."
-        ]
-    return []
+            "such a message, but Thunderbird before version 128 cannot open it at all."
+        )
+    elif has_ec:
+        found.append("The recipients' EC certificates need Thunderbird 128 or later (or Outlook).")
+    if request.gcm:
+        found.append(
+            "AES-GCM was chosen: Thunderbird and Outlook cannot open such messages yet; use it "
+            "only for recipients whose program is known to read it."
+        )
+    if request.oaep and has_rsa:
+        found.append("RSA-OAEP was chosen: Thunderbird before version 128 cannot open the message.")
+    return found
+
+
+def unused_certificates(request: ComposeRequest) -> list[str]:
+    """Addresses of given certificates that match nobody in To/Cc (probably a typo)."""
+    addressed = {parse_address(a).addr_spec.lower() for a in (*request.to, *request.cc)}
+    unused = []
+    for cert in request.recipient_certs:
+        emails = cert_emails(cert)
+        if emails and not addressed.intersection(emails):
+            unused.append(emails[0])
+    return unused
+
+
+def precheck(request: ComposeRequest) -> None:
+    """The checks that need no key: run before asking for a passphrase."""
+    if not request.sign and not request.encrypt:
+        raise ComposeError(
+            "A message that is neither signed nor encrypted would go out unprotected; "
+            "leave signing or encryption on."
+        )
+    if not request.to:
+        raise AddressError("Give at least one recipient (To).")
+    for text in (request.sender, *request.to, *request.cc):
+        parse_address(text)
 
 
 def _message_headers(request: ComposeRequest, plan: _Plan, mid: str) -> bytes:

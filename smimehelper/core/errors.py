@@ -36,5 +36,17 @@ class ComposeError(UserError):
     """The message cannot be built as asked."""
 
 
+class MessageFormatError(UserError):
+    """A message (or a part of it) is not well-formed MIME or CMS: damaged, truncated, garbage."""
+
+
+class KeyMismatchError(UserError):
+    """A key file does not fit what it is used for."""
+
+
 class SecurityVerdictError(SmimeHelperError):
     """A security check failed (bad signature, untrusted, cannot decrypt): exit code 1, not 2."""
+
+
+class DecryptionError(SecurityVerdictError):
+    """The message cannot be decrypted with the keys at hand, or its content was altered."""

@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .certs import cert_emails, describe, read_small_file
 from .errors import CertificateError, PassphraseError
 
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey | x448.X448PrivateKey
+_SUPPORTED_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, x25519.X25519PrivateKey, x448.X448PrivateKey)
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,12 @@ def load_pkcs12(path: Path, passphrase: bytes | None) -> Identity:
             "private key included (in Windows: \"Yes, export the private key\")."
         )
     key = bundle.key
-    if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+    if not isinstance(key, _SUPPORTED_KEYS):
         raise CertificateError(
             f"The key in {path} is of a kind S/MIME mail programs do not support; RSA or EC is needed."
         )
     cert = bundle.cert.certificate
-    if cert.public_key().public_numbers() != key.public_key().public_numbers():
+    if _spki(cert.public_key()) != _spki(key.public_key()):
         raise CertificateError(f"The certificate in {path} does not belong to its private key.")
     chain = tuple(c.certificate for c in bundle.additional_certs if c.certificate != cert)
     return Identity(key=key, cert=cert, chain=_order_chain(cert, chain))
@@ -96,3 +98,9 @@ def _order_chain(
 def identity_summary(identity: Identity) -> str:
     info = describe(identity.cert)
     return f"{info.display_name} <{', '.join(info.emails) or 'no e-mail'}>"
+
+
+def _spki(public_key: object) -> bytes:
+    return public_key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )

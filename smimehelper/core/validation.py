@@ -9,6 +9,7 @@ recipient later seeing a message their mail program refuses.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -37,9 +38,30 @@ class Problem:
 
 
 def find_problem(
-    cert: x509.Certificate, purpose: Purpose, now: dt.datetime, email: str | None = None
+    cert: x509.Certificate,
+    purpose: Purpose,
+    now: dt.datetime,
+    email: str | None = None,
+    *,
+    own: bool = False,
 ) -> Problem | None:
-    """Return the first reason ``cert`` cannot serve ``purpose`` at ``now``, or None."""
+    """Return the first reason ``cert`` cannot serve ``purpose`` at ``now``, or None.
+
+    ``own`` marks the user's own certificate: the advice then points to the certificate
+    provider instead of asking a colleague.
+    """
+    problem = _find_problem(cert, purpose, now, email)
+    if problem is None or not own:
+        return problem
+    reason = re.sub(r"The certificate for \S+", "Your certificate", problem.reason, count=1)
+    reason = re.sub(r"(ask|Ask) \S+ for their (new one|encryption certificate|own certificate)",
+                    "get a suitable certificate from your certificate provider", reason)
+    return Problem(problem.code, reason)
+
+
+def _find_problem(
+    cert: x509.Certificate, purpose: Purpose, now: dt.datetime, email: str | None
+) -> Problem | None:
     info = describe(cert)
     who = email or (info.emails[0] if info.emails else info.display_name)
     if now < info.not_before:
@@ -49,11 +71,7 @@ def find_problem(
             "check the computer's date or wait until then.",
         )
     if now > info.not_after:
-        advice = (
-            "renew your certificate with your certificate provider"
-            if purpose is Purpose.SIGN
-            else f"ask {who} for their new one"
-        )
+        advice = f"ask {who} for their new one"
         return Problem(
             "expired",
             f"The certificate for {who} expired on {info.not_after:%Y-%m-%d}; {advice}.",
@@ -92,10 +110,15 @@ def find_problem(
 
 
 def require_usable(
-    cert: x509.Certificate, purpose: Purpose, now: dt.datetime, email: str | None = None
+    cert: x509.Certificate,
+    purpose: Purpose,
+    now: dt.datetime,
+    email: str | None = None,
+    *,
+    own: bool = False,
 ) -> None:
     """Raise :class:`CertificateError` with the reason when ``cert`` cannot serve ``purpose``."""
-    problem = find_problem(cert, purpose, now, email)
+    problem = find_problem(cert, purpose, now, email, own=own)
     if problem is not None:
         raise CertificateError(problem.reason)
 

@@ -532,6 +532,22 @@ def test_no_terminal_and_no_passphrase_file(pki: Pki, tmp_path: Path) -> None:
     assert_failed_cleanly(result, output, "--passphrase-file", "no terminal")
 
 
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [(("--no-sign", "--no-encrypt"), ("unprotected",)), (("--cc", "bob@exa mple.org"), ("not a valid e-mail address",))],
+)
+def test_cheap_checks_come_before_the_passphrase(pki, tmp_path: Path, extra, words) -> None:
+    """Input errors are reported before a passphrase is needed, even with no terminal."""
+    output = tmp_path / "OUT.eml"
+    result = run_script(
+        "compose", "--from", SENDER, "--to", BOB, "--subject", "s", "--body", "b",
+        "--sign-key", str(pki["alice"].p12), "--recipient-cert", str(pki["bob"].cert_pem),
+        *extra, "-o", str(output), cwd=tmp_path, stdin=subprocess.DEVNULL,
+    )
+    assert_failed_cleanly(result, output, *words)
+    assert "passphrase" not in result.err.lower()
+
+
 def test_console_script_help(tmp_path: Path) -> None:
     result = run_script("--help", cwd=tmp_path)
     assert result.code == 0, result.err

@@ -107,11 +107,26 @@ def test_neither_signed_nor_encrypted_is_refused(pki: Pki, tmp_path: Path) -> No
 
 
 def test_expired_sender_cannot_sign(pki: Pki, tmp_path: Path) -> None:
-    with pytest.raises(CertificateError, match="renew your certificate"):
+    with pytest.raises(CertificateError, match="Your certificate expired on .*certificate provider"):
         compose(pki, tmp_path / "out.eml", sender="expired")
 
 
 def test_mixed_ec_and_rsa_recipients_warn(pki: Pki, tmp_path: Path) -> None:
     result = compose(pki, tmp_path / "out.eml", to=("bob", "carol"))
-    assert any("older Thunderbird" in w for w in result.warnings)
-    assert compose(pki, tmp_path / "out2.eml", to=("bob",)).warnings == ()
+    assert any("Thunderbird before version 128" in w for w in result.warnings)
+    assert not any("Thunderbird" in w for w in compose(pki, tmp_path / "out2.eml", to=("bob",)).warnings)
+
+
+def test_unused_certificate_and_strong_options_warn(pki: Pki, tmp_path: Path) -> None:
+    result = compose(pki, tmp_path / "out.eml", to=("bob",), gcm=True, oaep=True)
+    text = " ".join(result.warnings)
+    assert "AES-GCM was chosen" in text
+    assert "RSA-OAEP was chosen" in text
+    assert "carol@example.org was given but carol@example.org is not among the recipients" in text
+
+
+def test_own_certificate_problems_point_to_the_provider(pki: Pki, tmp_path: Path) -> None:
+    with pytest.raises(CertificateError) as info:
+        compose(pki, tmp_path / "out.eml", sender="signonly")
+    assert str(info.value).startswith("Your certificate may not be used for encryption")
+    assert "certificate provider" in str(info.value)

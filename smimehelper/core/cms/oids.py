@@ -32,3 +32,32 @@ ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
 ATTR_SMIME_CAPABILITIES = "1.2.840.113549.1.9.15"
 ATTR_ENCRYPTION_KEY_PREFERENCE = "1.2.840.113549.1.9.16.2.11"  # RFC 8551 id-aa-encrypKeyPref
 ATTR_MS_ENCRYPTION_KEY_PREFERENCE = "1.3.6.1.4.1.311.16.4"  # Outlook's own
+
+# Reading: what other clients write.
+TRIPLE_DES_CBC = "1.2.840.113549.3.7"
+AES192_GCM = "2.16.840.1.101.3.4.1.26"
+AES192_WRAP = "2.16.840.1.101.3.4.1.25"
+X25519 = "1.3.101.110"
+X448 = "1.3.101.111"
+ED25519 = "1.3.101.112"
+ED448 = "1.3.101.113"
+RSASSA_PSS = "1.2.840.113549.1.1.10"
+
+# ECDH key agreement schemes -> the hash of their KDF (RFC 5753 / SEC 1 / RFC 8418).
+X963_KDF_SCHEMES = {
+    "1.3.133.16.840.63.0.2": "sha1",  # dhSinglePass-stdDH-sha1kdf-scheme
+    "1.3.132.1.11.0": "sha224",
+    "1.3.132.1.11.1": "sha256",
+    "1.3.132.1.11.2": "sha384",
+    "1.3.132.1.11.3": "sha512",
+    "1.3.133.16.840.63.0.3": "sha1",  # dhSinglePass-cofactorDH-*: cofactor 1 on NIST curves
+    "1.3.132.1.14.0": "sha224",
+    "1.3.132.1.14.1": "sha256",
+    "1.3.132.1.14.2": "sha384",
+    "1.3.132.1.14.3": "sha512",
+}
+HKDF_SCHEMES = {
+    "1.2.840.113549.1.9.16.3.19": "sha256",  # id-alg-dhSinglePass-stdDH-hkdf-sha256-scheme (RFC 8418)
+    "1.2.840.113549.1.9.16.3.20": "sha384",
+    "1.2.840.113549.1.9.16.3.21": "sha512",
+}
