@@ -21,7 +21,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .core.atomic import write_atomic
 from .core.errors import InputFileError
 from .demo_xray import write_synthetic_dental_xray
-from .services import ComposeInput, ComposeOutcome, compose_message
+from .core.reader import OpenedMessage
+from .services import ComposeInput, ComposeOutcome, OpenInput, compose_message, open_message_file
 
 DEMO_PASSPHRASE = "demo"
 SENDER = ("Dr. Demo Sender (DEMO)", "dr.sender@example.com")
@@ -47,6 +48,7 @@ class DemoFiles:
 class DemoResult:
     files: DemoFiles
     compose: ComposeOutcome
+    opened: OpenedMessage  # the message opened again as the colleague would
 
 
 def default_demo_directory(base: Path) -> Path:
@@ -108,7 +110,16 @@ def run_demo(directory: Path, now: dt.datetime | None = None) -> DemoResult:
         lambda _prompt: secret,
     )
     write_atomic(files.readme, _readme(files).encode("utf-8"), mode=0o644)
-    return DemoResult(files=files, compose=outcome)
+    opened = open_message_file(
+        OpenInput(
+            message=files.message,
+            keys=(files.colleague_p12,),
+            trust=(files.ca_cert,),
+            now=now + dt.timedelta(seconds=1),
+        ),
+        lambda _prompt: secret,
+    )
+    return DemoResult(files=files, compose=outcome, opened=opened)
 
 
 def _demo_paths(directory: Path) -> DemoFiles:

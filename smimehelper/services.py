@@ -18,6 +18,7 @@ from .core.errors import InputFileError, PassphraseError
 from .core.identity import Identity, load_pkcs12
 from .core.mime.writer import prepare_attachment
 from .core.privacy import subject_warnings
+from .core.reader import OpenedMessage, open_message
 
 MAX_BODY_FILE_BYTES = 20 * 1024 * 1024
 
@@ -128,3 +129,27 @@ def compose_message(
     )
     warnings = (*result.warnings, *subject_warnings(request.subject, tuple(terms)))
     return ComposeOutcome(result=result, warnings=tuple(warnings))
+
+
+@dataclass(frozen=True)
+class OpenInput:
+    message: Path
+    keys: tuple[Path, ...] = ()
+    trust: tuple[Path, ...] = ()
+    save_attachments: Path | None = None
+    now: dt.datetime | None = None
+
+
+def open_message_file(request: OpenInput, ask_passphrase: AskPassphrase | None) -> OpenedMessage:
+    """Decrypt and verify a message with the given keys and trust anchors; save files if asked."""
+    identities = [open_identity(path, ask_passphrase) for path in request.keys]
+    anchors = []
+    for path in request.trust:
+        anchors.extend(load_certificates(path))
+    return open_message(
+        request.message,
+        identities=identities,
+        anchors=anchors,
+        save_dir=request.save_attachments,
+        now=request.now,
+    )

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from .. import demo
-from . import exit_codes
+from . import exit_codes, open_cmd
 from .output import emit_json, human_size, say, warn
 
 
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
                 "colleague_p12": str(files.colleague_p12),
                 "readme": str(files.readme),
                 "passphrase": demo.DEMO_PASSPHRASE,
+                "opened_as_colleague": open_cmd.as_json(result.opened),
             }
         )
         return exit_codes.OK
@@ -53,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
     say(f"  {files.message.name}: signed by {demo.SENDER[1]}, encrypted ({compose.cipher}) to "
         f"{', '.join(compose.recipients)}, {human_size(compose.size)}")
     say(f"  attachment: {files.xray.name} (DICOM)")
+    say("")
+    say("")
+    say(f"Opened again as {demo.COLLEAGUE[1]} would (smimehelper open):")
+    open_cmd.show(result.opened)
     say("")
     readme = files.readme.read_text(encoding="utf-8")
     say(readme[readme.index("Open it with OpenSSL"):].rstrip())

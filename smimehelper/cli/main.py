@@ -12,7 +12,7 @@ import traceback
 
 from .. import __version__
 from ..core.errors import SecurityVerdictError, UserError
-from . import compose_cmd, demo_cmd, exit_codes
+from . import compose_cmd, demo_cmd, exit_codes, open_cmd
 from .output import error
 
 
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     compose_cmd.register(subparsers)
+    open_cmd.register(subparsers)
     demo_cmd.register(subparsers)
     return parser
 

@@ -46,6 +46,14 @@ class CertInfo:
         return self.common_name or (self.emails[0] if self.emails else self.subject)
 
 
+_NAME_LABELS = {NameOID.EMAIL_ADDRESS: "E"}
+
+
+def name_text(name: x509.Name) -> str:
+    """RFC 4514 text with emailAddress shown as "E" (as Windows shows it), not as an OID."""
+    return name.rfc4514_string(_NAME_LABELS)
+
+
 def describe(cert: x509.Certificate) -> CertInfo:
     """Summarise ``cert`` for display and checks."""
     try:
@@ -54,10 +62,10 @@ def describe(cert: x509.Certificate) -> CertInfo:
     except x509.ExtensionNotFound:
         is_ca = False
     return CertInfo(
-        subject=cert.subject.rfc4514_string(),
+        subject=name_text(cert.subject),
         common_name=_first_attr(cert.subject, NameOID.COMMON_NAME),
         emails=cert_emails(cert),
-        issuer=cert.issuer.rfc4514_string(),
+        issuer=name_text(cert.issuer),
         serial_number=cert.serial_number,
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,

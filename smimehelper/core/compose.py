@@ -126,7 +126,11 @@ def compose_to_file(
                 cipher = ContentCipher.AES256_GCM if request.gcm else ContentCipher.AES256_CBC
                 encoder = EnvelopeEncoder(plan.recipients, cipher)
                 sink.write(_enveloped_headers(encoder.smime_type))
-                for piece in _encrypt_and_encode(in_background(coalesce(entity)), encoder):
+                # Three threads: MIME + hashing | encryption | base64 + writing. AES and
+                # bytes.replace hold the GIL, base64, SHA-256 and write() release it; measured
+                # 2-15% faster than two stages on 2 cores (benchmarks/compose_vs_openssl.py).
+                sealed = in_background(_encrypt(in_background(coalesce(entity)), encoder))
+                for piece in _base64_encode(sealed):
                     sink.write(piece)
             else:
                 for piece in entity:
@@ -324,11 +328,16 @@ def _signed_entity(content: Iterator[bytes], identity: Identity, signing_time: d
     yield b"--" + boundary.encode("ascii") + b"--\r\n"
 
 
-def _encrypt_and_encode(entity: Iterable[bytes], encoder: EnvelopeEncoder) -> Iterator[bytes]:
-    b64 = Base64Stream()
-    yield b64.update(encoder.start())
+def _encrypt(entity: Iterable[bytes], encoder: EnvelopeEncoder) -> Iterator[bytes]:
+    """The BER pieces of the envelope (runs on its own thread: AES holds the GIL)."""
+    yield encoder.start()
     for chunk in entity:
-        for piece in encoder.update(chunk):
-            yield b64.update(piece)
-    yield b64.update(encoder.finish())
+        yield from encoder.update(chunk)
+    yield encoder.finish()
+
+
+def _base64_encode(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    b64 = Base64Stream()
+    for piece in pieces:
+        yield from b64.update_pieces(piece)
     yield b64.finish()

@@ -1,9 +1,9 @@
 """Run a producing iterator on a worker thread, with a bounded hand-over queue.
 
-Composing has two halves of similar cost: making the MIME (read, base64, hash) and sealing it
-(encrypt, base64, write). base64 and SHA-256 release the GIL, so overlapping the halves on two
-cores makes one pass faster than OpenSSL's two commands. The queue holds at most ``depth`` chunks,
-so memory stays bounded whatever the attachment size.
+Composing is a chain of stages: making the MIME (read, base64, hash), encrypting, and encoding
+and writing the result. base64, SHA-256 and file writes release the GIL (AES does not), so
+running the stages on their own threads overlaps much of the work on two cores. The queue holds
+at most ``depth`` chunks, so memory stays bounded whatever the attachment size.
 """
 
 from __future__ import annotations

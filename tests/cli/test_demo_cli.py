@@ -32,7 +32,7 @@ DEMO_FILES = {
 }
 JSON_KEYS = {
     "directory", "message", "size", "signed", "encrypted", "cipher", "encrypted_to",
-    "xray", "ca_cert", "sender_p12", "colleague_p12", "readme", "passphrase",
+    "xray", "ca_cert", "sender_p12", "colleague_p12", "readme", "passphrase", "opened_as_colleague",
 }
 PASSPHRASE = "demo"
 
@@ -180,6 +180,10 @@ def test_demo_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for key in ("xray", "ca_cert", "sender_p12", "colleague_p12", "readme"):
         assert Path(report[key]).is_file(), key
         assert Path(report[key]).parent == folder
+    opened = report["opened_as_colleague"]
+    assert opened["decrypted"] is True and opened["encryption"] == "aes256-cbc"
+    assert [(s["valid"], s["trusted"]) for s in opened["signatures"]] == [(True, True)]
+    assert [a["filename"] for a in opened["attachments"]] == ["synthetic-xray.dcm"]
 
 
 def test_demo_without_dir_never_overwrites_an_earlier_demo(

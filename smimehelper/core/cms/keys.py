@@ -44,6 +44,13 @@ class RecoveredKey:
 
 def recover_content_key(recipient_infos: cms.RecipientInfos, identities: Sequence[Identity]) -> RecoveredKey:
     """The CEK for the first RecipientInfo that names one of ``identities``' certificates."""
+    try:
+        return _recover(recipient_infos, identities)
+    except (ValueError, TypeError, KeyError, AttributeError):  # asn1crypto on malformed fields
+        raise MessageFormatError("The recipient list of this encrypted message is damaged.") from None
+
+
+def _recover(recipient_infos: cms.RecipientInfos, identities: Sequence[Identity]) -> RecoveredKey:
     candidates = 0
     for info in recipient_infos:
         if info.name == "ktri":

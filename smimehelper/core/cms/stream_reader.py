@@ -93,7 +93,8 @@ def decrypt_enveloped(
         header, element = reader.read_element()
     try:
         recipient_infos = cms.RecipientInfos.load(element)
-        recipient_infos.native  # parse now, so damage shows here and not halfway
+        for info in recipient_infos:
+            info.name  # parse the structure now, so damage shows here and not halfway
     except (ValueError, TypeError, KeyError):
         raise _garbage() from None
     key = recover_content_key(recipient_infos, identities)
@@ -205,7 +206,9 @@ def parse_detached_signature(der: bytes) -> tuple[set[str], cms.SignedData]:
         names = {a["algorithm"].native for a in signed["digest_algorithms"]}
         for signer in signed["signer_infos"]:
             names.add(signer["digest_algorithm"]["algorithm"].native)
-        signed.native  # parse everything now
+        signed["encap_content_info"]["content_type"].dotted
+        for choice in signed["certificates"] or ():
+            choice.name
     except MessageFormatError:
         raise
     except Exception:

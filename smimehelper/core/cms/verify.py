@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa, utils
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..certs import cert_emails
+from ..certs import cert_emails, name_text
 from . import ber, oids
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -71,7 +71,7 @@ def check_signer(
     base = dict(
         digest=digest_name,
         signer=signer,
-        signer_subject=signer.subject.rfc4514_string() if signer else "",
+        signer_subject=name_text(signer.subject) if signer else "",
         signer_email=(cert_emails(signer) or (None,))[0] if signer else None,
         signed_at=signed_at,
         certificates=certificates,

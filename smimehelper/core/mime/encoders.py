@@ -26,21 +26,25 @@ class Base64Stream:
         self._pending = bytearray()
 
     def update(self, data: bytes | memoryview) -> bytes:
+        return b"".join(self.update_pieces(data))
+
+    def update_pieces(self, data: bytes | memoryview) -> tuple[bytes, ...]:
+        """Like :meth:`update`, but the completed first line and the rest stay separate pieces,
+        so a large chunk is never copied just to prepend one line to it."""
         view = memoryview(data)
+        head = b""
         if self._pending:
             need = (-len(self._pending)) % LINE_INPUT_BYTES
             self._pending += view[:need]
             view = view[need:]
             if len(self._pending) % LINE_INPUT_BYTES:
-                return b""
+                return ()
             head = base64_lines(self._pending)
             self._pending.clear()
-        else:
-            head = b""
         whole = len(view) - len(view) % LINE_INPUT_BYTES
         self._pending += view[whole:]
         body = base64_lines(view[:whole])
-        return head + body if head else body
+        return tuple(piece for piece in (head, body) if piece)
 
     def finish(self) -> bytes:
         tail = base64_lines(self._pending)

@@ -1,0 +1,120 @@
+"""``smimehelper open``: decrypt, verify every layer, show the verdict, save the attachments."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .. import services
+from ..core.reader import OpenedMessage, SignatureVerdict
+from . import exit_codes
+from .output import emit_json, human_size, say
+from .prompt import passphrase_asker
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "open",
+        help="open a signed and/or encrypted message (.eml)",
+        description="Decrypt a message, check every signature (valid = unchanged since signing; "
+        "trusted = the signer's certificate leads to an authority you trust) and list or save "
+        "its attachments. Exit 0 when everything checks out, 1 when a security check failed, "
+        "2 for bad input.",
+    )
+    p.add_argument("message", type=Path, metavar="MESSAGE.eml")
+    p.add_argument("--key", action="append", default=[], type=Path, metavar="FILE.p12", help="your certificate with its key, to decrypt (repeat for older ones)")
+    p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="file holding the .p12 passphrase (else asked)")
+    p.add_argument("--trust", action="append", default=[], type=Path, metavar="CERT", help="a certificate authority you trust (PEM, DER or .p7b; repeat)")
+    p.add_argument("--save-attachments", type=Path, metavar="DIR", help="save the attachments into this folder")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    opened = services.open_message_file(
+        services.OpenInput(
+            message=args.message,
+            keys=tuple(args.key),
+            trust=tuple(args.trust),
+            save_attachments=args.save_attachments,
+        ),
+        passphrase_asker(args.passphrase_file),
+    )
+    if args.json:
+        emit_json(as_json(opened))
+    else:
+        show(opened)
+    return exit_codes.OK if opened.all_good else exit_codes.SECURITY_FAILED
+
+
+def as_json(opened: OpenedMessage) -> dict[str, Any]:
+    return {
+        "from": opened.sender,
+        "to": list(opened.to),
+        "subject": opened.subject,
+        "date": opened.date,
+        "encrypted": opened.encrypted,
+        "decrypted": opened.decrypted,
+        "encryption": opened.encryption,
+        "signatures": [
+            {
+                "valid": s.valid,
+                "trusted": s.trusted,
+                "signer_email": s.signer_email,
+                "signer_subject": s.signer_subject,
+                "digest": s.digest,
+                "signed_at": s.signed_at.isoformat() if s.signed_at else None,
+                "reason": s.reason,
+            }
+            for s in opened.signatures
+        ],
+        "body_text": opened.body_text,
+        "attachments": [
+            {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
+            for a in opened.attachments
+        ],
+    }
+
+
+def _signature_line(index: int, total: int, s: SignatureVerdict) -> str:
+    where = "" if total == 1 else (" (outermost)" if index == 0 else " (innermost)" if index == total - 1 else "")
+    who = s.signer_email or s.signer_subject or "an unknown signer"
+    when = f" on {s.signed_at:%Y-%m-%d %H:%M} UTC" if s.signed_at else ""
+    if s.valid and s.trusted:
+        return f"Signature{where}: valid and trusted, signed by {who}{when}."
+    if s.valid:
+        return f"Signature{where}: valid (unchanged since signing) but NOT TRUSTED, signed by {who}{when}. {s.reason}"
+    return f"Signature{where}: NOT VALID, claimed signer {who}{when}. {s.reason}"
+
+
+def show(opened: OpenedMessage) -> None:
+    say(f"From:    {opened.sender}")
+    say(f"To:      {', '.join(opened.to)}")
+    say(f"Subject: {opened.subject}")
+    say(f"Date:    {opened.date or '(none)'}")
+    say("")
+    if not opened.encrypted:
+        say("Encryption: none (anyone who handled this message could read it).")
+    elif opened.decrypted:
+        weak = " This is an old, weak cipher: ask the sender to update their mail program." if opened.encryption_weak else ""
+        say(f"Encryption: encrypted ({opened.encryption}) and decrypted with your key.{weak}")
+    else:
+        say(f"Encryption: encrypted, but COULD NOT BE DECRYPTED. {opened.decryption_problem}")
+    if not opened.signatures:
+        say("Signature: none (the sender is not proven).")
+    for index, signature in enumerate(opened.signatures):
+        say(_signature_line(index, len(opened.signatures), signature))
+    if opened.body_text is not None:
+        say("")
+        say("Message text:")
+        for line in opened.body_text.rstrip("\n").split("\n"):
+            say(f"  {line}")
+    if opened.attachments:
+        say("")
+        say("Attachments:")
+        for a in opened.attachments:
+            saved = f" -> saved to {a.saved_to}" if a.saved_to else ""
+            say(f"  {a.filename} ({a.content_type}, {human_size(a.size)}){saved}")
+    say("")
+    say("Everything checks out." if opened.all_good else "Warning: a security check failed (see above).")

@@ -1,0 +1,440 @@
+"""Open an S/MIME message from any client: peel every layer, judge every signature, extract files.
+
+Layers are peeled from the outside in (signed inside encrypted inside signed, in any order, up to
+:data:`MAX_LAYERS`). Decrypted content is spooled to a private temporary file, never held whole
+in memory, so a message with a 500 MB study opens in bounded memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography import x509
+
+from .attachments import safe_filename, save_unique
+from .certs import cert_emails
+from .cms import oids
+from .cms.ber_reader import BerReader
+from .cms.stream_reader import (
+    hashers_for,
+    parse_detached_signature,
+    read_content_info_start,
+    read_signed_data,
+    decrypt_enveloped,
+)
+from .cms.verify import check_signer, message_certificates
+from .errors import DecryptionError, InputFileError, MessageFormatError
+from .identity import Identity
+from .mime.parser import Entity, decoded_body, parse_entity, read_region, split_multipart
+from .trust import trust_problem
+
+MAX_LAYERS = 8
+MAX_WALK_DEPTH = 20
+MAX_SIGNATURE_BYTES = 4 * 1024 * 1024
+MAX_BODY_TEXT = 20 * 1024 * 1024
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+_PKCS7_MIME = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
+_PKCS7_SIGNATURE = {"application/pkcs7-signature", "application/x-pkcs7-signature"}
+
+
+@dataclass(frozen=True)
+class SignatureVerdict:
+    valid: bool
+    trusted: bool
+    signer_email: str | None
+    signer_subject: str
+    digest: str
+    signed_at: dt.datetime | None
+    reason: str | None
+    signer: x509.Certificate | None = field(default=None, repr=False, compare=False)
+    certificates: tuple[x509.Certificate, ...] = field(default=(), repr=False, compare=False)
+    capabilities: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class ReceivedAttachment:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    saved_to: Path | None = None
+
+
+@dataclass(frozen=True)
+class OpenedMessage:
+    sender: str
+    to: tuple[str, ...]
+    subject: str
+    date: str | None
+    encrypted: bool
+    decrypted: bool
+    encryption: str | None
+    encryption_weak: bool
+    decryption_problem: str | None
+    signatures: tuple[SignatureVerdict, ...]  # outermost first
+    body_text: str | None
+    attachments: tuple[ReceivedAttachment, ...]
+
+    @property
+    def all_good(self) -> bool:
+        """Decrypted (if encrypted) and every signature valid and trusted."""
+        if self.encrypted and not self.decrypted:
+            return False
+        return all(s.valid and s.trusted for s in self.signatures)
+
+
+def open_message(
+    path: Path,
+    *,
+    identities: Sequence[Identity] = (),
+    anchors: Sequence[x509.Certificate] = (),
+    save_dir: Path | None = None,
+    now: dt.datetime | None = None,
+) -> OpenedMessage:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise InputFileError(f"The message {path} does not exist.") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a folder, not a message file.") from None
+    except OSError as exc:
+        raise InputFileError(f"The message {path} cannot be read: {exc.strerror}.") from None
+    with handle, tempfile.TemporaryDirectory(prefix="smimehelper-") as spool_dir:
+        return _Opening(handle, Path(spool_dir), identities, anchors, save_dir, now).run()
+
+
+class _Opening:
+    """The state of one opening: spools, verdicts, and the layer being looked at."""
+
+    def __init__(self, handle: BinaryIO, spool_dir: Path, identities: Sequence[Identity],
+                 anchors: Sequence[x509.Certificate], save_dir: Path | None, now: dt.datetime) -> None:
+        self.handle = handle
+        self.spool_dir = spool_dir
+        self.identities = identities
+        self.anchors = anchors
+        self.save_dir = save_dir
+        self.now = now
+        self.spools: list[BinaryIO] = []
+        self.signatures: list[SignatureVerdict] = []
+        self.encrypted = False
+        self.decrypted = False
+        self.encryption: str | None = None
+        self.weak = False
+        self.problem: str | None = None
+
+    def run(self) -> OpenedMessage:
+        size = self.handle.seek(0, 2)
+        if size == 0:
+            raise MessageFormatError("The message file is empty.")
+        top = parse_entity(self.handle, 0, size)
+        if not len(top.headers.keys()) or not any(h.lower() in _MESSAGE_HEADERS for h in top.headers.keys()):
+            raise MessageFormatError(
+                "This file is not an e-mail message (no message headers were found). Save the "
+                "message from your mail program as .eml and try again."
+            )
+        self.lf_only = _lf_only(self.handle, top)
+        self.sender = _header_text(top, "From")
+        entity: Entity | None = top
+        try:
+            entity = self._peel(top)
+            body, attachments = self._extract(entity) if entity is not None else (None, ())
+        finally:
+            for spool in self.spools:
+                spool.close()
+        return OpenedMessage(
+            sender=self.sender,
+            to=_address_list(top, "To"),
+            subject=_header_text(top, "Subject"),
+            date=_date(top),
+            encrypted=self.encrypted,
+            decrypted=self.decrypted,
+            encryption=self.encryption,
+            encryption_weak=self.weak,
+            decryption_problem=self.problem,
+            signatures=tuple(self.signatures),
+            body_text=body,
+            attachments=tuple(attachments),
+        )
+
+    # -- layers ---------------------------------------------------------------------------
+    def _peel(self, entity: Entity) -> Entity | None:
+        for _ in range(MAX_LAYERS):
+            kind = entity.content_type
+            if kind in _PKCS7_MIME or _is_p7m_attachment(entity):
+                inner = self._cms_layer(entity)
+                if inner is None:
+                    return None
+                entity = inner
+            elif kind == "multipart/signed":
+                entity = self._detached_layer(entity)
+            else:
+                return entity
+        raise MessageFormatError(
+            f"This message is wrapped in more than {MAX_LAYERS} layers of signing and encryption; "
+            "no mail program makes such messages, so it is refused."
+        )
+
+    def _new_spool(self) -> BinaryIO:
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=self.spool_dir)
+        self.spools.append(spool)  # type: ignore[arg-type]
+        return spool  # type: ignore[return-value]
+
+    def _cms_layer(self, entity: Entity) -> Entity | None:
+        reader = BerReader(_ChunkReader(decoded_body(entity)).read)
+        content_type, _ = read_content_info_start(reader)
+        spool = self._new_spool()
+        if content_type in (oids.ENVELOPED_DATA, oids.AUTH_ENVELOPED_DATA):
+            self.encrypted = True
+            try:
+                result = decrypt_enveloped(reader, content_type, self.identities, spool.write)
+            except DecryptionError as exc:
+                self.problem = str(exc)
+                spool.truncate(0)  # nothing unauthenticated is ever shown
+                return None
+            self.decrypted = True
+            self.encryption = result.cipher.name
+            self.weak = self.weak or result.cipher.weak
+        elif content_type == oids.SIGNED_DATA:
+            parts = read_signed_data(reader, spool.write)
+            self.signatures.extend(
+                self._verdicts(parts.certificates, parts.signer_infos, parts.digests, parts.content_type)
+            )
+        else:
+            raise MessageFormatError(
+                "This message uses a kind of S/MIME content that smimehelper does not read "
+                f"({content_type})."
+            )
+        end = spool.seek(0, 2)
+        if end == 0:
+            raise MessageFormatError("The signed or encrypted part of this message is empty.")
+        return parse_entity(spool, 0, end)
+
+    def _detached_layer(self, entity: Entity) -> Entity:
+        parts = split_multipart(entity)
+        if len(parts) != 2:
+            raise MessageFormatError(
+                f"A signed part of this message has {len(parts)} parts instead of 2; it is damaged."
+            )
+        content, signature_part = parts
+        signature_entity = parse_entity(entity.source, signature_part.start, signature_part.end)
+        if signature_entity.content_type not in _PKCS7_SIGNATURE:
+            raise MessageFormatError("The signature part of this signed message is missing or of the wrong type.")
+        if signature_part.end - signature_part.start > MAX_SIGNATURE_BYTES:
+            raise MessageFormatError("The signature part of this message is far too large; it is damaged.")
+        signature = b"".join(decoded_body(signature_entity))
+        names, signed_data = parse_detached_signature(signature)
+        hashers = hashers_for(names)
+        chunks = read_region(entity.source, content.start, content.end)
+        for chunk in _canonical(chunks) if self.lf_only else chunks:
+            for hasher in hashers.values():
+                hasher.update(chunk)
+        digests = {name: h.digest() for name, h in hashers.items()}
+        self.signatures.extend(
+            self._verdicts(
+                tuple(signed_data["certificates"] or ()),
+                tuple(signed_data["signer_infos"]),
+                digests,
+                signed_data["encap_content_info"]["content_type"].dotted,
+            )
+        )
+        return parse_entity(entity.source, content.start, content.end)
+
+    def _verdicts(self, choices, signer_infos, digests, content_type) -> list[SignatureVerdict]:  # type: ignore[no-untyped-def]
+        certificates = message_certificates(choices)
+        if not signer_infos:
+            return [SignatureVerdict(False, False, None, "", "", None, "The signature part contains no signature.")]
+        from_email = _address_only(self.sender)
+        verdicts = []
+        for signer_info in signer_infos:
+            try:
+                check = check_signer(signer_info, certificates, digests, content_type, self.now)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                verdicts.append(SignatureVerdict(False, False, None, "", "", None, "The signature is damaged and cannot be read."))
+                continue
+            trust_reason: str | None = "The signer's certificate is not in the message."
+            if check.signer is not None:
+                at = check.signed_at if check.signed_at and check.signed_at <= self.now else self.now
+                trust_reason = trust_problem(check.signer, certificates, self.anchors, at)
+                emails = cert_emails(check.signer)
+                if trust_reason is None and from_email and from_email not in emails:
+                    trust_reason = (
+                        f"The message says it is from {from_email}, but it was signed by "
+                        f"{', '.join(emails) or 'a certificate without an e-mail address'}."
+                    )
+            verdicts.append(
+                SignatureVerdict(
+                    valid=check.valid,
+                    trusted=trust_reason is None,
+                    signer_email=check.signer_email,
+                    signer_subject=check.signer_subject,
+                    digest=check.digest,
+                    signed_at=check.signed_at,
+                    reason=check.reason or trust_reason,
+                    signer=check.signer,
+                    certificates=certificates,
+                    capabilities=check.capabilities,
+                )
+            )
+        return verdicts
+
+    # -- the innermost content --------------------------------------------------------------
+    def _extract(self, entity: Entity) -> tuple[str | None, list[ReceivedAttachment]]:
+        state = _Extraction()
+        self._walk(entity, 0, state)
+        return state.body if state.body is not None else state.html, state.attachments
+
+    def _walk(self, entity: Entity, depth: int, state: "_Extraction") -> None:
+        if depth > MAX_WALK_DEPTH:
+            raise MessageFormatError("This message nests its parts too deeply; it is damaged.")
+        kind = entity.content_type
+        if kind.startswith("multipart/"):
+            for part in split_multipart(entity):
+                self._walk(parse_entity(entity.source, part.start, part.end), depth + 1, state)
+            return
+        disposition = entity.headers.get_content_disposition()
+        filename = _filename(entity)
+        if disposition != "attachment" and not filename and kind in ("text/plain", "text/html"):
+            text = _text(entity)
+            if kind == "text/plain" and state.body is None:
+                state.body = text
+                return
+            if kind == "text/html" and state.html is None:
+                state.html = text
+                return
+        state.attachments.append(self._attachment(entity, filename, kind, len(state.attachments) + 1))
+
+    def _attachment(self, entity: Entity, filename: str | None, kind: str, index: int) -> ReceivedAttachment:
+        digest = hashlib.sha256()
+        size = 0
+
+        def counted() -> Iterator[bytes]:
+            nonlocal size
+            for chunk in decoded_body(entity):
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        name = safe_filename(filename, kind, index)
+        saved = None
+        if self.save_dir is not None:
+            saved = save_unique(self.save_dir, name, counted())
+        else:
+            for _ in counted():
+                pass
+        return ReceivedAttachment(filename=name, content_type=kind, size=size, sha256=digest.hexdigest(), saved_to=saved)
+
+
+@dataclass
+class _Extraction:
+    body: str | None = None
+    html: str | None = None
+    attachments: list[ReceivedAttachment] = field(default_factory=list)
+
+
+class _ChunkReader:
+    """``read(n)`` over an iterator of chunks, without re-copying what remains of a chunk."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._view = memoryview(b"")
+
+    def read(self, count: int) -> bytes:
+        while not len(self._view):
+            try:
+                self._view = memoryview(next(self._chunks))
+            except StopIteration:
+                return b""
+        out = bytes(self._view[:count])
+        self._view = self._view[count:]
+        return out
+
+
+_MESSAGE_HEADERS = {"from", "to", "subject", "date", "content-type", "mime-version", "message-id"}
+
+
+def _lf_only(handle: BinaryIO, top: Entity) -> bool:
+    """A message saved with bare LF line ends (Unix mbox tools): hash in canonical CRLF form."""
+    handle.seek(top.start)
+    head = handle.read(min(4096, top.body_start - top.start or 4096))
+    return b"\n" in head and b"\r\n" not in head
+
+
+def _canonical(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _is_p7m_attachment(entity: Entity) -> bool:
+    """Some gateways send S/MIME as application/octet-stream named smime.p7m."""
+    if entity.content_type != "application/octet-stream":
+        return False
+    name = (_filename(entity) or "").lower()
+    return name.endswith(".p7m")
+
+
+def _filename(entity: Entity) -> str | None:
+    try:
+        name = entity.headers.get_filename()
+    except (ValueError, TypeError, LookupError):
+        name = None
+    if not name:
+        value = entity.param("name")
+        name = value if value else None
+    return str(name) if name else None
+
+
+def _text(entity: Entity) -> str:
+    data = bytearray()
+    for chunk in decoded_body(entity):
+        data += chunk
+        if len(data) > MAX_BODY_TEXT:
+            break
+    charset = entity.headers.get_content_charset() or "utf-8"
+    try:
+        text = bytes(data).decode(charset, errors="replace")
+    except LookupError:
+        text = bytes(data).decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n")
+
+
+def _header_text(entity: Entity, name: str) -> str:
+    try:
+        value = entity.headers.get(name)
+    except (ValueError, TypeError, IndexError, LookupError):
+        return ""
+    return str(value) if value is not None else ""
+
+
+def _address_list(entity: Entity, name: str) -> tuple[str, ...]:
+    try:
+        header = entity.headers.get(name)
+        if header is None:
+            return ()
+        return tuple(str(address) for address in header.addresses)
+    except (ValueError, TypeError, AttributeError, IndexError, LookupError):
+        return (_header_text(entity, name),)
+
+
+def _address_only(text: str) -> str | None:
+    from email.utils import parseaddr
+
+    address = parseaddr(text)[1].strip().lower()
+    return address or None
+
+
+def _date(entity: Entity) -> str | None:
+    try:
+        header = entity.headers.get("Date")
+        if header is None:
+            return None
+        when = getattr(header, "datetime", None)
+        return when.isoformat() if when is not None else str(header)
+    except (ValueError, TypeError, IndexError, LookupError):
+        return None
