@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -148,6 +148,7 @@ class _Opening:
         finally:
             for spool in self.spools:
                 spool.close()
+        self._check_sender()
         return OpenedMessage(
             sender=self.sender,
             to=_address_list(top, "To"),
@@ -162,6 +163,27 @@ class _Opening:
             body_text=body,
             attachments=tuple(attachments),
         )
+
+    def _check_sender(self) -> None:
+        """At least one signature must be by the From address (RFC 8550 3).
+
+        Other signers may differ (a co-signer, or the outer signature of a triple-wrapped
+        message, RFC 2634), but if nobody signed as the sender, no signature vouches for them.
+        """
+        from_email = _address_only(self.sender)
+        if not from_email or not self.signatures:
+            return
+        if any(s.signer is not None and from_email in cert_emails(s.signer) for s in self.signatures):
+            return
+        signers = sorted({e for s in self.signatures if s.signer for e in cert_emails(s.signer)})
+        reason = (
+            f"The message says it is from {from_email}, but it was signed by "
+            f"{', '.join(signers) or 'a certificate without an e-mail address'}."
+        )
+        self.signatures = [
+            replace(s, trusted=False, reason=s.reason if not s.valid or not s.trusted else reason)
+            for s in self.signatures
+        ]
 
     # -- layers ---------------------------------------------------------------------------
     def _peel(self, entity: Entity) -> Entity | None:
@@ -250,7 +272,6 @@ class _Opening:
         certificates = message_certificates(choices)
         if not signer_infos:
             return [SignatureVerdict(False, False, None, "", "", None, "The signature part contains no signature.")]
-        from_email = _address_only(self.sender)
         verdicts = []
         for signer_info in signer_infos:
             try:
@@ -262,12 +283,6 @@ class _Opening:
             if check.signer is not None:
                 at = check.signed_at if check.signed_at and check.signed_at <= self.now else self.now
                 trust_reason = trust_problem(check.signer, certificates, self.anchors, at)
-                emails = cert_emails(check.signer)
-                if trust_reason is None and from_email and from_email not in emails:
-                    trust_reason = (
-                        f"The message says it is from {from_email}, but it was signed by "
-                        f"{', '.join(emails) or 'a certificate without an e-mail address'}."
-                    )
             verdicts.append(
                 SignatureVerdict(
                     valid=check.valid,

@@ -1,12 +1,14 @@
 """SMIMECapabilities we announce in every signature (RFC 8551 2.5.2).
 
-Correspondents' mail programs store this list and use it to choose how to encrypt to us, so it
-must name only what our reader decrypts, strongest first.
+Correspondents' mail programs store this list and use it to choose how to encrypt to us. The
+user may also read their mail in Outlook or an older Thunderbird with the same key, so the list
+names only what every one of those opens (AES-CBC, RSA PKCS#1 v1.5, ECDH), strongest first; RSA-OAEP
+and AES-GCM are read by smimehelper but deliberately not announced (DESIGN.md 2).
 """
 
 from __future__ import annotations
 
-from asn1crypto import algos, core
+from asn1crypto import core
 
 from . import oids
 
@@ -19,24 +21,12 @@ class _Capabilities(core.SequenceOf):
     _child_spec = _Capability
 
 
-def _oaep_sha256_params() -> core.Any:
-    return core.Any.load(
-        algos.RSAESOAEPParams(
-            {
-                "hash_algorithm": {"algorithm": "sha256"},
-                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
-            }
-        ).dump()
-    )
-
-
 def our_capabilities() -> bytes:
     """DER of the SMIMECapabilities attribute value, in order of preference."""
     items = [
         {"capability_id": oids.AES256_CBC},
         {"capability_id": oids.AES192_CBC},
         {"capability_id": oids.AES128_CBC},
-        {"capability_id": oids.RSAES_OAEP, "parameters": _oaep_sha256_params()},
         {"capability_id": oids.RSA_ENCRYPTION},
         {
             "capability_id": oids.DH_SINGLEPASS_STDDH_SHA256KDF,

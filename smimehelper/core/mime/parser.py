@@ -8,6 +8,7 @@ size, part count and nesting keep hostile messages from exhausting memory or tim
 from __future__ import annotations
 
 import binascii
+import re
 import email.parser
 import email.policy
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ CHUNK = 1 << 20
 MAX_HEADER_BYTES = 256 * 1024
 MAX_PARTS = 10_000
 _WHITESPACE = b" \t\r\n"
+_HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def parse_entity(source: BinaryIO, start: int, end: int) -> Entity:
     if head.startswith((b"\r\n", b"\n")):
         separator, header_bytes = (2 if head.startswith(b"\r\n") else 1), b""
         body_start = start + separator
+    elif not _HEADER_LINE.match(head):
+        header_bytes, body_start = b"", start  # bare content without headers: plain text
     else:
         crlf = head.find(b"\r\n\r\n")
         lf = head.find(b"\n\n")
