@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from .. import services
 from ..core.reader import OpenedMessage, SignatureVerdict
 from . import exit_codes
-from .output import emit_json, human_size, say
+from .output import emit_json, human_size, printable, say
 from .prompt import passphrase_asker
 
 
@@ -43,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.json:
         emit_json(as_json(opened))
+        for attachment in opened.attachments:  # stdout stays the one JSON object
+            if attachment.saved_to is not None:
+                sys.stderr.write(f"Saved: {attachment.saved_to}\n")
     else:
         show(opened)
     return exit_codes.OK if opened.all_good else exit_codes.SECURITY_FAILED
@@ -79,20 +83,20 @@ def as_json(opened: OpenedMessage) -> dict[str, Any]:
 
 def _signature_line(index: int, total: int, s: SignatureVerdict) -> str:
     where = "" if total == 1 else (" (outermost)" if index == 0 else " (innermost)" if index == total - 1 else "")
-    who = s.signer_email or s.signer_subject or "an unknown signer"
+    who = printable(s.signer_email or s.signer_subject or "an unknown signer")
     when = f" on {s.signed_at:%Y-%m-%d %H:%M} UTC" if s.signed_at else ""
     if s.valid and s.trusted:
         return f"Signature{where}: valid and trusted, signed by {who}{when}."
     if s.valid:
-        return f"Signature{where}: valid (unchanged since signing) but NOT TRUSTED, signed by {who}{when}. {s.reason}"
-    return f"Signature{where}: NOT VALID, claimed signer {who}{when}. {s.reason}"
+        return f"Signature{where}: valid (unchanged since signing) but NOT TRUSTED, signed by {who}{when}. {printable(s.reason)}"
+    return f"Signature{where}: NOT VALID, claimed signer {who}{when}. {printable(s.reason)}"
 
 
 def show(opened: OpenedMessage) -> None:
-    say(f"From:    {opened.sender}")
-    say(f"To:      {', '.join(opened.to)}")
-    say(f"Subject: {opened.subject}")
-    say(f"Date:    {opened.date or '(none)'}")
+    say(f"From:    {printable(opened.sender)}")
+    say(f"To:      {printable(', '.join(opened.to))}")
+    say(f"Subject: {printable(opened.subject)}")
+    say(f"Date:    {printable(opened.date) or '(none)'}")
     say("")
     if not opened.encrypted:
         say("Encryption: none (anyone who handled this message could read it).")
@@ -100,7 +104,7 @@ def show(opened: OpenedMessage) -> None:
         weak = " This is an old, weak cipher: ask the sender to update their mail program." if opened.encryption_weak else ""
         say(f"Encryption: encrypted ({opened.encryption}) and decrypted with your key.{weak}")
     else:
-        say(f"Encryption: encrypted, but COULD NOT BE DECRYPTED. {opened.decryption_problem}")
+        say(f"Encryption: encrypted, but COULD NOT BE DECRYPTED. {printable(opened.decryption_problem)}")
     if not opened.signatures:
         say("Signature: none (the sender is not proven).")
     for index, signature in enumerate(opened.signatures):
@@ -108,13 +112,18 @@ def show(opened: OpenedMessage) -> None:
     if opened.body_text is not None:
         say("")
         say("Message text:")
-        for line in opened.body_text.rstrip("\n").split("\n"):
+        for line in printable(opened.body_text, multiline=True).rstrip("\n").split("\n"):
             say(f"  {line}")
     if opened.attachments:
         say("")
         say("Attachments:")
         for a in opened.attachments:
             saved = f" -> saved to {a.saved_to}" if a.saved_to else ""
-            say(f"  {a.filename} ({a.content_type}, {human_size(a.size)}){saved}")
+            say(f"  {printable(a.filename)} ({printable(a.content_type)}, {human_size(a.size)}){saved}")
     say("")
-    say("Everything checks out." if opened.all_good else "Warning: a security check failed (see above).")
+    if not opened.all_good:
+        say("Warning: a security check failed (see above).")
+    elif not opened.encrypted and not opened.signatures:
+        say("Nothing to check: this message is neither signed nor encrypted, so its sender is not proven.")
+    else:
+        say("Everything checks out.")

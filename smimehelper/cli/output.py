@@ -30,3 +30,27 @@ def human_size(size: int) -> str:
             return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{size} bytes"
+
+
+_BIDI = {0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def printable(text: str | None, *, multiline: bool = False) -> str:
+    """Text from a message, safe for a terminal.
+
+    A sender controls From, Subject, the body and file names: escape sequences in them could
+    clear the screen or forge a line such as "Everything checks out." Control characters (and
+    Bidi overrides) are shown as visible escapes instead.
+    """
+    if text is None:
+        return ""
+    out = []
+    for char in text:
+        code = ord(char)
+        if multiline and char in "\n\t":
+            out.append(char)
+        elif code < 0x20 or 0x7F <= code <= 0x9F or code in _BIDI:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)

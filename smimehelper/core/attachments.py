@@ -19,7 +19,10 @@ from .atomic import atomic_writer
 from .errors import InputFileError
 
 _DEVICE_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Control characters (C0, DEL, C1) and reserved characters; Bidi controls can disguise an
+# extension ("invoice\u202efdp.exe" shows as "invoiceexe.pdf").
+_UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f<>:"/\\\\|?*\u200e\u200f\u202a-\u202e\u2066-\u2069]')
+_EDGES = re.compile(r"^[\s.]+|[\s.]+$")
 MAX_NAME_BYTES = 200
 
 
@@ -27,7 +30,7 @@ def safe_filename(name: str | None, content_type: str, index: int) -> str:
     """A name that is one plain file in the target folder on Linux, macOS and Windows."""
     name = unicodedata.normalize("NFC", name or "")
     name = name.replace("\\", "/").rsplit("/", 1)[-1]  # drop any folder part
-    name = _UNSAFE.sub("_", name).strip().strip(".").strip()
+    name = _EDGES.sub("", _UNSAFE.sub("_", name))  # Windows drops trailing dots and spaces
     if name in ("", ".", ".."):
         extension = mimetypes.guess_extension(content_type) or ".bin"
         name = f"attachment-{index}{extension}"
@@ -37,7 +40,7 @@ def safe_filename(name: str | None, content_type: str, index: int) -> str:
     while len(name.encode("utf-8")) > MAX_NAME_BYTES:
         stem, suffix = os.path.splitext(name)
         name = stem[:-1] + suffix if len(stem) > 1 else name[: MAX_NAME_BYTES // 4]
-    return name
+    return _EDGES.sub("", name) or f"attachment-{index}"
 
 
 def save_unique(directory: Path, name: str, chunks: Iterable[bytes]) -> Path:

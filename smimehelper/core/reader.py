@@ -128,6 +128,7 @@ class _Opening:
         self.encryption: str | None = None
         self.weak = False
         self.problem: str | None = None
+        self.saved: list[Path] = []
 
     def run(self) -> OpenedMessage:
         size = self.handle.seek(0, 2)
@@ -145,6 +146,12 @@ class _Opening:
         try:
             entity = self._peel(top)
             body, attachments = self._extract(entity) if entity is not None else (None, ())
+        except BaseException:
+            # A damaged part further on: take back what this opening saved, so a failed open
+            # leaves no partial set of files.
+            for path in self.saved:
+                path.unlink(missing_ok=True)
+            raise
         finally:
             for spool in self.spools:
                 spool.close()
@@ -340,6 +347,8 @@ class _Opening:
         saved = None
         if self.save_dir is not None:
             saved = save_unique(self.save_dir, name, counted())
+            self.saved.append(saved)
+            name = saved.name  # "x (1).dcm" when "x.dcm" existed: report what is on disk
         else:
             for _ in counted():
                 pass

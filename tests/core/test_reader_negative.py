@@ -239,3 +239,19 @@ def test_openssl_verifies_what_we_saved_is_what_was_signed(pki: Pki, tmp_path: P
     (part,) = list(content.iter_attachments())
     opened = _open(pki, path)
     assert opened.attachments[0].sha256 == hashlib.sha256(part.get_payload(decode=True)).hexdigest()
+
+
+def test_a_damaged_later_part_takes_back_saved_attachments(pki: Pki, tmp_path: Path) -> None:
+    path = tmp_path / "partly-damaged.eml"
+    good = base64.encodebytes(b"first file").replace(b"\n", b"\r\n")
+    path.write_bytes(
+        b"From: alice@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        b"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=a.bin\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + good +
+        b"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=b.bin\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\nQUJD*\r\n--b--\r\n"
+    )
+    saved = tmp_path / "saved"
+    with pytest.raises(MessageFormatError):
+        open_message(path, save_dir=saved, now=pki.now)
+    assert list(saved.iterdir()) == []

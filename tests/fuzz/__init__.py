@@ -1,0 +1,1 @@
+"""Fuzzers: run by hand (see README.md); nothing here is collected by pytest."""
