@@ -11,16 +11,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .core.certs import load_certificates, describe
+from .core.cert_status import CertStatus, certificate_status
+from .core.certs import cert_emails, describe, load_certificates
+from .core.cms.capabilities import parse_capabilities
+from .core.contacts import ContactCert, ContactStore
+from .core.home import resolve_home
+from .core.identity_store import IdentityStore
+from .core.mime.headers import parse_address
+from .core.secrets import OsKeyring, SecretStore
+from .core.settings import Settings
+from .core.trust_store import TrustStore
+from .core.validation import Purpose
 from .core.compose import ComposeRequest, ComposeResult, compose_to_file, precheck
 from .core.dicom import patient_identifiers
-from .core.errors import InputFileError, PassphraseError
+from .core.errors import AddressError, CertificateError, InputFileError, PassphraseError
 from .core.identity import Identity, load_pkcs12
 from .core.mime.writer import prepare_attachment
 from .core.privacy import subject_warnings
 from .core.reader import OpenedMessage, open_message
 
 MAX_BODY_FILE_BYTES = 20 * 1024 * 1024
+
+def clock() -> dt.datetime:
+    """The current time: the one place tests (and a frozen-time demo) replace it."""
+    return dt.datetime.now(dt.timezone.utc)
+
 
 AskPassphrase = Callable[[str], bytes]
 """Called with a prompt when a passphrase is needed; returns it or raises PassphraseError."""
@@ -62,11 +77,11 @@ def read_body_file(path: Path) -> str:
 class ComposeInput:
     """A message as the user describes it: addresses, text and file names."""
 
-    sender: str
+    sender: str | None
     to: tuple[str, ...]
     subject: str
     body: str
-    sign_key: Path
+    sign_key: Path | None
     out: Path
     cc: tuple[str, ...] = ()
     attachments: tuple[Path, ...] = ()
@@ -88,28 +103,71 @@ def compose_message(
     request: ComposeInput,
     ask_passphrase: AskPassphrase | None,
     *,
+    stores: Stores | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> ComposeOutcome:
-    """Check every input, then write the signed and encrypted message to ``request.out``."""
+    """Check every input, then write the signed and encrypted message to ``request.out``.
+
+    Without ``sign_key`` the identity comes from the store; recipients without a
+    ``recipient_certs`` file get the newest valid certificate from the contacts.
+    """
+    now = (request.now or clock()).replace(microsecond=0)
     attachments = tuple(prepare_attachment(p) for p in request.attachments)
     certs = []
     for path in request.recipient_certs:
         certs.extend(c for c in load_certificates(path) if not describe(c).is_ca)
+    sender = request.sender
+    if request.sign_key is None and stores is not None:
+        wanted = parse_address(sender).addr_spec.lower() if sender else None
+        stored = stores.identities.for_signing(wanted, now)
+        if sender is None:
+            sender = f"{stored.info.display_name} <{stored.emails[0]}>"
+    if sender is None:
+        raise AddressError("Give your address with --from, or import your certificate first ('smimehelper identity import').")
     precheck(
         ComposeRequest(
-            sender=request.sender, to=request.to, cc=request.cc, subject="", body="",
+            sender=sender, to=request.to, cc=request.cc, subject="", body="",
             identity=None, sign=request.sign, encrypt=request.encrypt,  # type: ignore[arg-type]
         )
     )
-    identity = open_identity(request.sign_key, ask_passphrase)
+    warnings: list[str] = []
+    capabilities: list[tuple[str, frozenset[str]]] = []
+    if request.sign_key is not None:
+        identity = open_identity(request.sign_key, ask_passphrase)
+    elif stores is None:
+        raise PassphraseError("Give your certificate file with --sign-key.")
+    else:
+        locked = stores.identities.locked(stored, ask_passphrase)
+        identity = locked.unlocked() if request.sign else Identity(key=None, cert=stored.cert, chain=stored.chain)  # type: ignore[arg-type]
+        notice = stored.expiry_warning(now)
+        if notice:
+            warnings.append(notice)
+    if request.encrypt and stores is not None:
+        explicit = {e for c in certs for e in cert_emails(c)}
+        own = set(cert_emails(identity.cert))
+        anchors = stores.trust.anchors()
+        strict = stores.strict_revocation()
+        for text in (*request.to, *request.cc):
+            email = parse_address(text).addr_spec.lower()
+            if email in explicit or email in own:
+                continue
+            entry, status = stores.contacts.best_for_encryption(
+                email,
+                lambda c, email=email: certificate_status(c.cert, Purpose.ENCRYPT, now, anchors, c.chain, email=email, strict_revocation=strict),
+                strict,
+            )
+            certs.append(entry.cert)
+            capabilities.append((email, parse_capabilities(entry.capabilities)))
+            if status.reason:
+                warnings.append(status.reason)
     terms: list[str] = []
     for attachment in attachments:
         if attachment.content_type == "application/dicom":
             terms.extend(patient_identifiers(attachment.path))
     result = compose_to_file(
         ComposeRequest(
-            sender=request.sender,
+            sender=sender,
             to=request.to,
             cc=request.cc,
             subject=request.subject,
@@ -121,14 +179,15 @@ def compose_message(
             encrypt=request.encrypt,
             oaep=request.oaep,
             gcm=request.gcm,
-            now=request.now,
+            now=now,
+            capabilities=tuple(capabilities),
         ),
         request.out,
         progress=progress,
         cancelled=cancelled,
     )
-    warnings = (*result.warnings, *subject_warnings(request.subject, tuple(terms)))
-    return ComposeOutcome(result=result, warnings=tuple(warnings))
+    all_warnings = (*warnings, *result.warnings, *subject_warnings(request.subject, tuple(terms)))
+    return ComposeOutcome(result=result, warnings=tuple(all_warnings))
 
 
 @dataclass(frozen=True)
@@ -140,16 +199,122 @@ class OpenInput:
     now: dt.datetime | None = None
 
 
-def open_message_file(request: OpenInput, ask_passphrase: AskPassphrase | None) -> OpenedMessage:
-    """Decrypt and verify a message with the given keys and trust anchors; save files if asked."""
-    identities = [open_identity(path, ask_passphrase) for path in request.keys]
+def open_message_file(
+    request: OpenInput, ask_passphrase: AskPassphrase | None, *, stores: Stores | None = None
+) -> OpenedMessage:
+    """Decrypt and verify a message; with stores, use the stored keys and trusted authorities
+    and remember the certificate and capabilities of every valid and trusted signer."""
+    identities: list[object] = [open_identity(path, ask_passphrase) for path in request.keys]
     anchors = []
     for path in request.trust:
         anchors.extend(load_certificates(path))
-    return open_message(
+    if stores is not None:
+        identities.extend(stores.identities.all_locked(ask_passphrase))
+        anchors.extend(stores.trust.anchors())
+    opened = open_message(
         request.message,
-        identities=identities,
+        identities=identities,  # type: ignore[arg-type]
         anchors=anchors,
         save_dir=request.save_attachments,
-        now=request.now,
+        now=request.now or clock(),
     )
+    if stores is not None:
+        harvest_signers(stores, opened, f"signed message {request.message.name}")
+    return opened
+
+
+def harvest_signers(stores: Stores, opened: OpenedMessage, source: str, *, require_trust: bool = True) -> list[ContactCert]:
+    """Keep each signer's certificate, chain and announced capabilities as a contact."""
+    added: list[ContactCert] = []
+    own = {e for i in stores.identities.list() for e in i.emails}
+    for verdict in opened.signatures:
+        if verdict.signer is None or not verdict.valid or (require_trust and not verdict.trusted):
+            continue
+        if own.intersection(cert_emails(verdict.signer)):
+            continue  # our own signature (a Sent copy): not a contact
+        chain = tuple(c for c in verdict.certificates if c != verdict.signer)
+        try:
+            added += stores.contacts.add(verdict.signer, chain=chain, capabilities=verdict.capabilities,
+                                         signing_time=verdict.signed_at, source=source)
+        except CertificateError:
+            continue
+    return added
+
+
+# -- stores ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stores:
+    """The user's identities, contacts and trusted authorities in one data folder."""
+
+    home: Path
+    identities: IdentityStore
+    contacts: ContactStore
+    trust: TrustStore
+    settings: Settings
+
+    @classmethod
+    def open(cls, home: Path | None = None, secrets: SecretStore | None = None, *, system_trust: bool = True) -> Stores:
+        folder = resolve_home(home)
+        return cls(
+            home=folder,
+            identities=IdentityStore(folder, secrets or OsKeyring()),
+            contacts=ContactStore(folder),
+            trust=TrustStore(folder, use_system=system_trust),
+            settings=Settings(folder),
+        )
+
+    def strict_revocation(self) -> bool:
+        return bool(self.settings.get("strict_revocation", False))
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    entry: ContactCert
+    status: CertStatus
+
+
+def list_contacts(stores: Stores, now: dt.datetime | None = None, *, fetch: bool = True) -> list[ContactRow]:
+    now = now or clock()
+    anchors = stores.trust.anchors()
+    strict = stores.strict_revocation()
+    return [
+        ContactRow(e, certificate_status(e.cert, Purpose.ENCRYPT, now, anchors, e.chain, email=e.email, fetch=fetch, strict_revocation=strict))
+        for e in stores.contacts.entries()
+    ]
+
+
+def import_contacts(stores: Stores, paths: tuple[Path, ...], ask_passphrase: AskPassphrase | None) -> list[ContactCert]:
+    """Certificates from files, or the signer of signed messages (.eml)."""
+    added: list[ContactCert] = []
+    for path in paths:
+        if path.suffix.lower() in (".eml", ".msg.eml") or _looks_like_mail(path):
+            opened = open_message(
+                path,
+                identities=stores.identities.all_locked(ask_passphrase),  # type: ignore[arg-type]
+                anchors=stores.trust.anchors(),
+            )
+            found = harvest_signers(stores, opened, f"signed message {path.name}", require_trust=False)
+            if not any(v.valid for v in opened.signatures):
+                reasons = "; ".join(v.reason or "" for v in opened.signatures) or "it is not signed"
+                raise CertificateError(f"{path} has no valid signature to take a certificate from: {reasons}")
+            added += found
+            continue
+        certs = load_certificates(path)
+        people = [c for c in certs if not describe(c).is_ca]
+        if not people:
+            raise CertificateError(f"{path} contains only certificate authorities; to trust them use 'smimehelper trust add'.")
+        chain = tuple(c for c in certs if describe(c).is_ca)
+        for cert in people:
+            added += stores.contacts.add(cert, chain=chain, source=f"file {path.name}")
+    return added
+
+
+def _looks_like_mail(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2048).lower()
+    except OSError:
+        return False
+    return b"content-type:" in head and (b"from:" in head or b"mime-version:" in head)

@@ -21,6 +21,22 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
 
 
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test gets its own data folder and no OS keyring: a developer's real certificates,
+    contacts and keyring are never read or written by the suite (subprocesses inherit both)."""
+    import keyring
+    import keyring.backends.fail
+
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("SMIMEHELPER_HOME", str(home))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    yield home
+    keyring.set_keyring(previous)
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """The test PKI, built once per session at ``REFERENCE_NOW`` (see make_pki)."""

@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write a signed and encrypted S/MIME message that Outlook, Thunderbird and "
         "Apple Mail open without add-ons. The message is encrypted to every recipient and to you.",
     )
-    p.add_argument("--from", dest="sender", required=True, metavar="ADDR", help="your address")
+    p.add_argument("--from", dest="sender", metavar="ADDR", help="your address (default: your default certificate's)")
     p.add_argument("--to", action="append", required=True, metavar="ADDR", help="recipient (repeat)")
     p.add_argument("--cc", action="append", default=[], metavar="ADDR", help="copy to (repeat)")
     p.add_argument("--subject", required=True, metavar="TEXT", help="subject (NOT encrypted)")
@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     body.add_argument("--body", metavar="TEXT", help="message text")
     body.add_argument("--body-file", type=Path, metavar="FILE", help="message text from a UTF-8 file")
     p.add_argument("--attach", action="append", default=[], type=Path, metavar="FILE", help="file to attach (repeat)")
-    p.add_argument("--sign-key", required=True, type=Path, metavar="FILE.p12", help="your certificate with its key (.p12/.pfx)")
+    p.add_argument("--sign-key", type=Path, metavar="FILE.p12", help="your certificate with its key (default: the one you imported)")
     p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="file holding the .p12 passphrase (else asked)")
-    p.add_argument("--recipient-cert", action="append", default=[], type=Path, metavar="CERT", help="a recipient's certificate, PEM or DER (repeat)")
+    p.add_argument("--recipient-cert", action="append", default=[], type=Path, metavar="CERT", help="a recipient's certificate, PEM or DER (repeat; default: from your contacts)")
     p.add_argument("--no-sign", action="store_true", help="do not sign")
     p.add_argument("--no-encrypt", action="store_true", help="do not encrypt (signed only)")
     p.add_argument("--oaep", action="store_true", help="RSA-OAEP (SHA-256) key transport for RSA recipients")
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.output,
         ),
         passphrase_asker(args.passphrase_file),
+        stores=services.Stores.open(args.home),
     )
     result = outcome.result
     if args.json:

@@ -12,7 +12,9 @@ import traceback
 
 from .. import __version__
 from ..core.errors import SecurityVerdictError, UserError
-from . import compose_cmd, demo_cmd, exit_codes, open_cmd
+from pathlib import Path
+
+from . import compose_cmd, contacts_cmd, demo_cmd, exit_codes, identity_cmd, open_cmd, trust_cmd
 from .output import error
 
 
@@ -30,10 +32,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"smimehelper {__version__}")
     parser.add_argument("--debug", action="store_true", help="show technical details of errors")
+    parser.add_argument("--home", type=Path, metavar="DIR", help="data folder (default: your user data folder, or $SMIMEHELPER_HOME)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
     compose_cmd.register(subparsers)
     open_cmd.register(subparsers)
+    identity_cmd.register(subparsers)
+    contacts_cmd.register(subparsers)
+    trust_cmd.register(subparsers)
     demo_cmd.register(subparsers)
     return parser
 

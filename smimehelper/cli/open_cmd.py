@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             save_attachments=args.save_attachments,
         ),
         passphrase_asker(args.passphrase_file),
+        stores=services.Stores.open(args.home),
     )
     if args.json:
         emit_json(as_json(opened))

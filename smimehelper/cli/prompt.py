@@ -38,3 +38,22 @@ def passphrase_asker(passphrase_file: Path | None) -> AskPassphrase:
             raise PassphraseError("No passphrase was entered.") from None
 
     return ask
+
+
+def new_passphrase_asker(passphrase_file: Path | None) -> AskPassphrase:
+    """For a new passphrase: read from the file, or asked twice on a terminal."""
+
+    def ask(prompt: str) -> bytes:
+        if passphrase_file is not None:
+            return passphrase_from_file(passphrase_file)
+        if not sys.stdin.isatty():
+            raise PassphraseError(
+                "This computer has no secure keyring, so a passphrase must protect your key, and "
+                "there is no terminal to ask for one. Give it with --passphrase-file FILE."
+            )
+        first = getpass.getpass(prompt)
+        if getpass.getpass("Repeat it: ") != first:
+            raise PassphraseError("The two passphrases differ; nothing was stored.")
+        return first.encode("utf-8")
+
+    return ask

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from .atomic import atomic_writer
 from .certs import cert_emails
+from .cms import oids
 from .cms.capabilities import our_capabilities
 from .cms.enveloped import ContentCipher, EnvelopeEncoder
 from .cms.recipients import KeyTransport, Recipient
@@ -61,6 +62,9 @@ class ComposeRequest:
     oaep: bool = False
     gcm: bool = False
     now: dt.datetime | None = None
+    # What each correspondent's mail program announced (SMIMECapabilities OIDs), by address:
+    # RSA-OAEP is used for a recipient that lists it, AES-GCM when every correspondent does.
+    capabilities: tuple[tuple[str, frozenset[str]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class _Plan:
     recipients: tuple[Recipient, ...]
     recipient_emails: tuple[str, ...]
     warnings: tuple[str, ...]
+    gcm: bool
 
 
 def compose_to_file(
@@ -123,7 +128,7 @@ def compose_to_file(
                 entity = _signed_entity(entity, request.identity, plan.date)
             sink.write(_message_headers(request, plan, mid))
             if request.encrypt:
-                cipher = ContentCipher.AES256_GCM if request.gcm else ContentCipher.AES256_CBC
+                cipher = ContentCipher.AES256_GCM if plan.gcm else ContentCipher.AES256_CBC
                 encoder = EnvelopeEncoder(plan.recipients, cipher)
                 sink.write(_enveloped_headers(encoder.smime_type))
                 # Three threads: MIME + hashing | encryption | base64 + writing. AES and
@@ -177,22 +182,30 @@ def _plan(request: ComposeRequest) -> _Plan:
     warnings: list[str] = []
     recipients: list[Recipient] = []
     emails: list[str] = []
+    announced = dict(request.capabilities)
+    gcm = request.gcm
     if request.encrypt:
-        transport = KeyTransport.OAEP_SHA256 if request.oaep else KeyTransport.PKCS1V15
+        default = KeyTransport.OAEP_SHA256 if request.oaep else KeyTransport.PKCS1V15
         require_usable(identity.cert, Purpose.ENCRYPT, now, sender_email, own=True)
-        recipients.append(Recipient(identity.cert, transport))
+        recipients.append(Recipient(identity.cert, default))
         emails.append(sender_email)
+        correspondents = []
         for address in _unique_addresses(to + cc):
             email = address.addr_spec.lower()
             if email == sender_email:
                 continue  # already a recipient, with the certificate of the signing identity
             cert = _certificate_for(email, request.recipient_certs, now)
+            caps = announced.get(email, frozenset())
+            transport = KeyTransport.OAEP_SHA256 if request.oaep or oids.RSAES_OAEP in caps else KeyTransport.PKCS1V15
             recipients.append(Recipient(cert, transport))
             emails.append(email)
-        warnings.extend(_compatibility_warnings(recipients, request))
+            correspondents.append(caps)
+        if correspondents and all(caps & _GCM_CAPABILITIES for caps in correspondents):
+            gcm = True
+        warnings.extend(_compatibility_warnings(recipients, request, gcm))
         for email in unused_certificates(request):
             warnings.append(f"The certificate for {email} was given but {email} is not among the recipients.")
-    return _Plan(sender, to, cc, now, tuple(recipients), tuple(emails), tuple(warnings))
+    return _Plan(sender, to, cc, now, tuple(recipients), tuple(emails), tuple(warnings), gcm)
 
 
 def _unique_addresses(addresses: Iterable[Address]) -> list[Address]:
@@ -222,7 +235,10 @@ def _certificate_for(email: str, certs: Sequence[x509.Certificate], now: dt.date
     raise first_error
 
 
-def _compatibility_warnings(recipients: Sequence[Recipient], request: ComposeRequest) -> list[str]:
+_GCM_CAPABILITIES = frozenset({oids.AES256_GCM, oids.AES128_GCM, oids.AES192_GCM})
+
+
+def _compatibility_warnings(recipients: Sequence[Recipient], request: ComposeRequest, gcm: bool) -> list[str]:
     """What DESIGN.md's measured client table says some recipients' programs will not open."""
     found: list[str] = []
     has_ec = any(isinstance(r.cert.public_key(), ec.EllipticCurvePublicKey) for r in recipients)
@@ -239,6 +255,8 @@ def _compatibility_warnings(recipients: Sequence[Recipient], request: ComposeReq
             "AES-GCM was chosen: Thunderbird and Outlook cannot open such messages yet; use it "
             "only for recipients whose program is known to read it."
         )
+    elif gcm:
+        found.append("AES-GCM is used because every recipient's mail program announced it can read it.")
     if request.oaep and has_rsa:
         found.append("RSA-OAEP was chosen: Thunderbird before version 128 cannot open the message.")
     return found

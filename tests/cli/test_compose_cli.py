@@ -177,14 +177,7 @@ class Compose:
 @pytest.fixture
 def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Compose as if it were ``REFERENCE_NOW`` whenever the caller did not give a time."""
-    real_compose_to_file = services.compose_to_file
-
-    def compose_at_reference_now(request, out, **kwargs):  # type: ignore[no-untyped-def]
-        if request.now is None:
-            request = dataclasses.replace(request, now=REFERENCE_NOW)
-        return real_compose_to_file(request, out, **kwargs)
-
-    monkeypatch.setattr(services, "compose_to_file", compose_at_reference_now)
+    monkeypatch.setattr(services, "clock", lambda: REFERENCE_NOW)
 
 
 @pytest.fixture

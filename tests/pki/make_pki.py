@@ -8,6 +8,16 @@ the same answers on any day.
 
 Usage: ``python -m tests.pki.make_pki OUTDIR`` or ``build_pki(outdir)``.
 All private keys are unencrypted PKCS#8 PEM -- this is test material only.
+
+Revocation mode: ``build_pki(outdir, now, crl_base_url=..., ocsp_url=...,
+offline_base_url=...)`` puts *real* revocation pointers into the certificates
+(CRL distribution points, AIA OCSP + caIssuers) instead of the never-fetched
+``CRL_URL`` placeholder, and adds the entities ``norev`` (no revocation info
+at all), ``offline`` (pointers to ``offline_base_url``, where nothing is
+supposed to listen) and ``ocspsigner`` (delegated OCSP responder). It also
+writes ``root.crl`` and the CA certificates as ``root.cer``/``inter.cer`` (DER)
+so an HTTP server can serve the directory as is. See ``tests/pki/revocation.py``.
+Without those arguments the output is exactly what it always was.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 __all__ = [
     "CRL_URL",
     "LEAF_NAMES",
+    "OCSP_SIGNER_NAME",
+    "REVOCATION_LEAF_NAMES",
     "P12_PASSWORD",
     "REFERENCE_NOW",
     "Entity",
@@ -63,6 +75,8 @@ class _LeafSpec:
     eku: tuple[x509.ObjectIdentifier, ...] = (ExtendedKeyUsageOID.EMAIL_PROTECTION,)
     not_before: _dt.timedelta = -30 * _DAY
     not_after: _dt.timedelta = _YEAR
+    # Revocation mode only: which pointers the certificate carries.
+    revinfo: Literal["normal", "none", "offline"] = "normal"
 
 
 _SIGN = frozenset({"digital_signature"})
@@ -107,6 +121,39 @@ _LEAVES: Mapping[str, _LeafSpec] = MappingProxyType(
 LEAF_NAMES: tuple[str, ...] = tuple(_LEAVES)
 """Stems of all leaf entities, in a stable order."""
 
+_REVOCATION_LEAVES: Mapping[str, _LeafSpec] = MappingProxyType(
+    {
+        # No CRL distribution point, no AIA: revocation status cannot be checked.
+        "norev": _LeafSpec(
+            "norev@example.org", "No Revocation Info", "rsa2048", _RSA_RECIP, revinfo="none"
+        ),
+        # CRL and OCSP pointers to ``offline_base_url`` where nothing listens.
+        "offline": _LeafSpec(
+            "offline@example.org", "Offline Revocation", "rsa2048", _RSA_RECIP,
+            revinfo="offline",
+        ),
+    }
+)
+
+REVOCATION_LEAF_NAMES: tuple[str, ...] = tuple(_REVOCATION_LEAVES)
+"""Extra leaves that only exist in revocation mode (see ``build_pki``)."""
+
+OCSP_SIGNER_NAME = "ocspsigner"
+"""Stem of the delegated OCSP responder (revocation mode with ``ocsp_url``)."""
+
+
+@dataclass(frozen=True)
+class _RevUrls:
+    """Revocation pointers of revocation mode (all None: the classic PKI)."""
+
+    crl_base_url: str | None = None
+    ocsp_url: str | None = None
+    offline_base_url: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.crl_base_url is not None or self.ocsp_url is not None
+
 
 @dataclass(frozen=True)
 class Entity:
@@ -138,6 +185,10 @@ class Pki:
     dir: Path
     now: _dt.datetime
     entities: Mapping[str, Entity] = field(repr=False)
+    # Revocation mode (see build_pki); all None for the classic PKI.
+    crl_base_url: str | None = field(default=None, repr=False)
+    ocsp_url: str | None = field(default=None, repr=False)
+    offline_base_url: str | None = field(default=None, repr=False)
 
     def entity(self, name: str) -> Entity:
         """Return the entity with file stem ``name`` (KeyError if unknown)."""
@@ -170,6 +221,22 @@ class Pki:
     @property
     def crl_pem(self) -> Path:
         return self.dir / "inter.crl.pem"
+
+    @property
+    def root_crl_der(self) -> Path:
+        """The root's (empty) CRL covering the intermediate; revocation mode only."""
+        return self.dir / "root.crl"
+
+    @property
+    def revocation_mode(self) -> bool:
+        """True when the certificates carry real revocation URLs."""
+        return self.crl_base_url is not None or self.ocsp_url is not None
+
+    @property
+    def leaf_names(self) -> tuple[str, ...]:
+        """Stems of the leaves issued by ``inter`` for end users (no OCSP signer)."""
+        extra = REVOCATION_LEAF_NAMES if self.revocation_mode else ()
+        return (*LEAF_NAMES, *extra)
 
     @property
     def passphrase_file(self) -> Path:
@@ -219,6 +286,7 @@ def _ca_cert(
     now: _dt.datetime,
     issuer: tuple[x509.Certificate, PrivateKey] | None,
     path_length: int | None,
+    extra_extensions: tuple[x509.ExtensionType, ...] = (),
 ) -> x509.Certificate:
     """A CA certificate; self-signed when ``issuer`` is None."""
     issuer_name, signing_key = (subject, key) if issuer is None else (issuer[0].subject, issuer[1])
@@ -239,7 +307,57 @@ def _ca_cert(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer[1].public_key()),
             critical=False,
         )
+    for ext in extra_extensions:
+        builder = builder.add_extension(ext, critical=False)
     return builder.sign(signing_key, hashes.SHA256())
+
+
+def _cdp(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [x509.DistributionPoint([x509.UniformResourceIdentifier(url)], None, None, None)]
+    )
+
+
+def _aia(ocsp_url: str | None, ca_issuers_url: str | None) -> x509.AuthorityInformationAccess:
+    descriptions = []
+    if ocsp_url is not None:
+        descriptions.append(
+            x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.OCSP,
+                x509.UniformResourceIdentifier(ocsp_url),
+            )
+        )
+    if ca_issuers_url is not None:
+        descriptions.append(
+            x509.AccessDescription(
+                x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
+                x509.UniformResourceIdentifier(ca_issuers_url),
+            )
+        )
+    return x509.AuthorityInformationAccess(descriptions)
+
+
+def _leaf_revinfo(spec: _LeafSpec, urls: _RevUrls) -> list[x509.ExtensionType]:
+    """The revocation pointers of one leaf (classic PKI: the placeholder CDP only)."""
+    if not urls.enabled:
+        return [_cdp(CRL_URL)]
+    if spec.revinfo == "none":
+        return []
+    if spec.revinfo == "offline":
+        if urls.offline_base_url is None:  # pragma: no cover - guarded in build_pki
+            raise ValueError("offline leaf needs offline_base_url")
+        base = urls.offline_base_url.rstrip("/")
+        return [_cdp(f"{base}/inter.crl"), _aia(f"{base}/", f"{base}/inter.cer")]
+    exts: list[x509.ExtensionType] = []
+    ca_issuers = None
+    if urls.crl_base_url is not None:
+        base = urls.crl_base_url.rstrip("/")
+        exts.append(_cdp(f"{base}/inter.crl"))
+        ca_issuers = f"{base}/inter.cer"
+    else:
+        exts.append(_cdp(CRL_URL))
+    exts.append(_aia(urls.ocsp_url, ca_issuers))
+    return exts
 
 
 def _leaf_cert(
@@ -248,6 +366,7 @@ def _leaf_cert(
     now: _dt.datetime,
     inter: x509.Certificate,
     inter_key: PrivateKey,
+    urls: _RevUrls = _RevUrls(),
 ) -> x509.Certificate:
     builder = (
         x509.CertificateBuilder()
@@ -265,13 +384,9 @@ def _leaf_cert(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()),
             critical=False,
         )
-        .add_extension(
-            x509.CRLDistributionPoints(
-                [x509.DistributionPoint([x509.UniformResourceIdentifier(CRL_URL)], None, None, None)]
-            ),
-            critical=False,
-        )
     )
+    for ext in _leaf_revinfo(spec, urls):
+        builder = builder.add_extension(ext, critical=False)
     if spec.email is not None:
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.RFC822Name(spec.email)]), critical=False
@@ -326,22 +441,55 @@ def _write_entity(
     return ent
 
 
-def _crl(
-    inter: x509.Certificate, inter_key: PrivateKey, revoked_serial: int, now: _dt.datetime
-) -> x509.CertificateRevocationList:
-    entry = (
-        x509.RevokedCertificateBuilder()
-        .serial_number(revoked_serial)
-        .revocation_date(now - _DAY)
-        .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
-        .build()
-    )
+def _ocsp_signer_cert(
+    key: PrivateKey, now: _dt.datetime, inter: x509.Certificate, inter_key: PrivateKey
+) -> x509.Certificate:
+    """Delegated OCSP responder: EKU OCSPSigning + id-pkix-ocsp-nocheck, issued by inter."""
     return (
+        x509.CertificateBuilder()
+        .subject_name(_name("smimehelper Test OCSP Responder"))
+        .issuer_name(inter.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - 30 * _DAY)
+        .not_valid_after(now + _YEAR)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(frozenset({"digital_signature"})), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+        .add_extension(x509.OCSPNoCheck(), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()),
+            critical=False,
+        )
+        .sign(inter_key, hashes.SHA256())
+    )
+
+
+def _crl(
+    inter: x509.Certificate,
+    inter_key: PrivateKey,
+    revoked_serial: int | None,
+    now: _dt.datetime,
+) -> x509.CertificateRevocationList:
+    """A CRL of ``inter`` listing ``revoked_serial`` (None: an empty CRL)."""
+    builder = (
         x509.CertificateRevocationListBuilder()
         .issuer_name(inter.subject)
         .last_update(now - _DAY)
         .next_update(now + 30 * _DAY)
-        .add_revoked_certificate(entry)
+    )
+    if revoked_serial is not None:
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(revoked_serial)
+            .revocation_date(now - _DAY)
+            .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+            .build()
+        )
+        builder = builder.add_revoked_certificate(entry)
+    return (
+        builder
         .add_extension(x509.CRLNumber(1), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(inter_key.public_key()),
@@ -351,44 +499,97 @@ def _crl(
     )
 
 
-def build_pki(outdir: Path, now: _dt.datetime | None = None) -> Pki:
+def build_pki(
+    outdir: Path,
+    now: _dt.datetime | None = None,
+    *,
+    crl_base_url: str | None = None,
+    ocsp_url: str | None = None,
+    offline_base_url: str | None = None,
+) -> Pki:
     """Create the whole PKI under ``outdir`` (created if missing) and describe it.
 
     ``now`` defaults to ``REFERENCE_NOW``; pass another aware datetime only if
     a test really needs validity windows around a different instant.
+
+    Revocation mode (any of the keyword arguments given; all None keeps the
+    classic PKI byte-for-byte in structure):
+
+    * ``crl_base_url`` (e.g. ``http://127.0.0.1:8080``): leaves get the CRL
+      distribution point ``<base>/inter.crl`` and AIA caIssuers
+      ``<base>/inter.cer``; the intermediate gets ``<base>/root.crl`` and
+      ``<base>/root.cer``. ``root.crl`` (empty), ``root.cer`` and ``inter.cer``
+      (DER) are written next to ``inter.crl``.
+    * ``ocsp_url`` (e.g. ``http://127.0.0.1:8081/``): leaves get AIA OCSP; the
+      entity ``ocspsigner`` (EKU OCSPSigning, ocsp-nocheck, issued by inter) is
+      added for a delegated responder. The intermediate has no OCSP pointer.
+    * ``offline_base_url``: adds ``offline``, whose CRL/OCSP/caIssuers pointers
+      all go to that base (nothing should listen there).
+    * ``norev`` (no CDP, no AIA) is always added in revocation mode.
     """
     now = REFERENCE_NOW if now is None else now
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    urls = _RevUrls(crl_base_url, ocsp_url, offline_base_url)
+    if offline_base_url is not None and not urls.enabled:
+        raise ValueError("offline_base_url needs crl_base_url or ocsp_url")
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
 
     root_key = _new_key("rsa2048")
     root_cert = _ca_cert(_name("smimehelper Test Root CA"), root_key, now, None, None)
     inter_key = _new_key("rsa2048")
+    inter_extra: tuple[x509.ExtensionType, ...] = ()
+    if crl_base_url is not None:
+        base = crl_base_url.rstrip("/")
+        inter_extra = (_cdp(f"{base}/root.crl"), _aia(None, f"{base}/root.cer"))
     inter_cert = _ca_cert(
-        _name("smimehelper Test Intermediate CA"), inter_key, now, (root_cert, root_key), 0
+        _name("smimehelper Test Intermediate CA"), inter_key, now, (root_cert, root_key), 0,
+        inter_extra,
     )
 
     entities: dict[str, Entity] = {
         "root": _write_entity(outdir, "root", None, root_cert, root_key, []),
         "inter": _write_entity(outdir, "inter", None, inter_cert, inter_key, [root_cert]),
     }
-    for name, spec in _LEAVES.items():
+    leaves = dict(_LEAVES)
+    if urls.enabled:
+        leaves.update(_REVOCATION_LEAVES)
+        if offline_base_url is None:
+            del leaves["offline"]
+    for name, spec in leaves.items():
         key = _new_key(spec.key_kind)
-        cert = _leaf_cert(spec, key, now, inter_cert, inter_key)
+        cert = _leaf_cert(spec, key, now, inter_cert, inter_key, urls)
         entities[name] = _write_entity(
             outdir, name, spec.email, cert, key, [inter_cert, root_cert]
         )
+    if ocsp_url is not None:
+        key = _new_key("rsa2048")
+        cert = _ocsp_signer_cert(key, now, inter_cert, inter_key)
+        entities[OCSP_SIGNER_NAME] = _write_entity(
+            outdir, OCSP_SIGNER_NAME, None, cert, key, [inter_cert, root_cert]
+        )
 
     pem = serialization.Encoding.PEM
+    der = serialization.Encoding.DER
     (outdir / "chain.pem").write_bytes(inter_cert.public_bytes(pem) + root_cert.public_bytes(pem))
     crl = _crl(inter_cert, inter_key, entities["revoked"].cert.serial_number, now)
-    (outdir / "inter.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    (outdir / "inter.crl").write_bytes(crl.public_bytes(der))
     (outdir / "inter.crl.pem").write_bytes(crl.public_bytes(pem))
     (outdir / "passphrase.txt").write_text(P12_PASSWORD + "\n", encoding="ascii")
+    if urls.enabled:
+        (outdir / "root.crl").write_bytes(_crl(root_cert, root_key, None, now).public_bytes(der))
+        (outdir / "root.cer").write_bytes(root_cert.public_bytes(der))
+        (outdir / "inter.cer").write_bytes(inter_cert.public_bytes(der))
 
-    return Pki(dir=outdir, now=now, entities=MappingProxyType(entities))
+    return Pki(
+        dir=outdir,
+        now=now,
+        entities=MappingProxyType(entities),
+        crl_base_url=crl_base_url,
+        ocsp_url=ocsp_url,
+        offline_base_url=offline_base_url,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

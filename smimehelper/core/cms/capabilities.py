@@ -36,3 +36,13 @@ def our_capabilities() -> bytes:
         },
     ]
     return _Capabilities(items).dump()
+
+
+def parse_capabilities(der: bytes | None) -> frozenset[str]:
+    """The capability OIDs a correspondent announced (empty when unknown or damaged)."""
+    if not der:
+        return frozenset()
+    try:
+        return frozenset(c["capability_id"].dotted for c in _Capabilities.load(der))
+    except (ValueError, TypeError, KeyError):
+        return frozenset()

@@ -1,0 +1,153 @@
+"""Correspondents' certificates, and what their mail programs said they can read.
+
+Certificates come from files (.pem .cer .crt .der .p7b .p7c) or from signed mail, which also
+brings the signer's chain, SMIMECapabilities and signing time. An address may have several
+certificates (a renewed one, a second device): all are kept; the newest usable one encrypts.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from .cert_status import CertStatus
+from .certs import cert_emails, describe
+from .errors import AddressError, CertificateError, UserError
+from .jsonstore import read_document, write_document
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class ContactCert:
+    email: str
+    fingerprint: str
+    cert: x509.Certificate
+    chain: tuple[x509.Certificate, ...]
+    capabilities: bytes | None
+    signing_time: dt.datetime | None
+    source: str
+    added: str
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+class ContactStore:
+    def __init__(self, home: Path) -> None:
+        self.path = home / "contacts.json"
+
+    def entries(self) -> list[ContactCert]:
+        doc = read_document(self.path, "contacts", SCHEMA) or {"entries": []}
+        found = []
+        for e in doc["entries"]:
+            found.append(
+                ContactCert(
+                    email=e["email"],
+                    fingerprint=e["fingerprint"],
+                    cert=x509.load_pem_x509_certificate(e["certificate"].encode()),
+                    chain=tuple(x509.load_pem_x509_certificate(c.encode()) for c in e.get("chain", [])),
+                    capabilities=base64.b64decode(e["capabilities"]) if e.get("capabilities") else None,
+                    signing_time=dt.datetime.fromisoformat(e["signing_time"]) if e.get("signing_time") else None,
+                    source=e.get("source", ""),
+                    added=e.get("added", ""),
+                )
+            )
+        return sorted(found, key=lambda c: (c.email, -c.cert.not_valid_after_utc.timestamp()))
+
+    def for_address(self, email: str) -> list[ContactCert]:
+        return [c for c in self.entries() if c.email == email.lower()]
+
+    def add(
+        self,
+        cert: x509.Certificate,
+        *,
+        chain: Sequence[x509.Certificate] = (),
+        capabilities: bytes | None = None,
+        signing_time: dt.datetime | None = None,
+        source: str = "",
+    ) -> list[ContactCert]:
+        emails = cert_emails(cert)
+        if not emails:
+            raise CertificateError(
+                f"The certificate of {describe(cert).display_name} contains no e-mail address, so it "
+                "cannot be used as a contact's certificate."
+            )
+        if describe(cert).is_ca:
+            raise CertificateError(
+                "This is a certificate authority, not a person's certificate. To trust an authority, "
+                "use 'smimehelper trust add'."
+            )
+        fingerprint = cert.fingerprint(hashes.SHA256()).hex()
+        entries = self.entries()
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        added = []
+        for email in emails:
+            old = next((e for e in entries if e.email == email and e.fingerprint == fingerprint), None)
+            if old is not None:
+                newer = signing_time is not None and (old.signing_time is None or signing_time > old.signing_time)
+                if not newer:
+                    continue
+                entries.remove(old)
+            entry = ContactCert(email, fingerprint, cert, tuple(chain), capabilities if old is None or capabilities else old.capabilities,
+                                signing_time, source or (old.source if old else ""), old.added if old else now)
+            entries.append(entry)
+            added.append(entry)
+        self._save(entries)
+        return added
+
+    def remove(self, email: str, fingerprint: str | None = None) -> int:
+        entries = self.entries()
+        keep = [e for e in entries if not (e.email == email.lower() and (fingerprint is None or e.fingerprint.startswith(fingerprint.lower().replace(":", ""))))]
+        if len(keep) == len(entries):
+            raise AddressError(f"There is no contact certificate for {email}.")
+        self._save(keep)
+        return len(entries) - len(keep)
+
+    def export(self, email: str) -> bytes:
+        found = self.for_address(email)
+        if not found:
+            raise AddressError(f"There is no contact certificate for {email}.")
+        return "".join(_pem(c.cert) for c in found).encode("ascii")
+
+    def best_for_encryption(self, email: str, status_of: Callable[[ContactCert], CertStatus], strict: bool) -> tuple[ContactCert, CertStatus]:
+        """The newest certificate of ``email`` that may encrypt now; else an error naming why."""
+        found = self.for_address(email)
+        if not found:
+            raise AddressError(
+                f"There is no certificate for {email}, so the message cannot be encrypted to them. "
+                f"Ask {email} for a signed e-mail or their certificate file, and add it with "
+                "'smimehelper contacts import'."
+            )
+        found.sort(key=lambda c: (c.cert.not_valid_before_utc, c.cert.not_valid_after_utc), reverse=True)
+        first: CertStatus | None = None
+        for candidate in found:
+            status = status_of(candidate)
+            if status.usable(strict):
+                return candidate, status
+            first = first or status
+        assert first is not None
+        raise CertificateError(first.reason or f"The certificate for {email} cannot be used.")
+
+    def _save(self, entries: list[ContactCert]) -> None:
+        write_document(
+            self.path, "contacts", SCHEMA,
+            {"entries": [
+                {"email": e.email, "fingerprint": e.fingerprint, "certificate": _pem(e.cert),
+                 "chain": [_pem(c) for c in e.chain],
+                 "capabilities": base64.b64encode(e.capabilities).decode() if e.capabilities else None,
+                 "signing_time": e.signing_time.isoformat() if e.signing_time else None,
+                 "source": e.source, "added": e.added}
+                for e in entries]},
+        )
+
+
+class NothingToImport(UserError):
+    pass

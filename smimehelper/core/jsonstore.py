@@ -1,0 +1,44 @@
+"""Versioned JSON documents written atomically with 0600.
+
+Every stored file carries ``schema`` and ``kind`` so that a later version can migrate it and a
+file put in the wrong place is recognised instead of misread.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .atomic import write_atomic
+from .errors import InputFileError
+
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+
+
+def read_document(path: Path, kind: str, schema: int) -> dict[str, Any] | None:
+    """The document at ``path``, or None when there is none yet."""
+    try:
+        if path.stat().st_size > MAX_DOCUMENT_BYTES:
+            raise InputFileError(f"{path} is far too large to be a smimehelper file.")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputFileError(
+            f"The smimehelper file {path} is damaged ({type(exc).__name__}). Restore it from a "
+            "backup or remove it."
+        ) from None
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        raise InputFileError(f"{path} is not a smimehelper {kind} file.")
+    if not isinstance(data.get("schema"), int) or data["schema"] > schema:
+        raise InputFileError(
+            f"{path} was written by a newer smimehelper (format {data.get('schema')}); update smimehelper."
+        )
+    return data
+
+
+def write_document(path: Path, kind: str, schema: int, body: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    document = {"kind": kind, "schema": schema, **body}
+    write_atomic(path, (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8"))

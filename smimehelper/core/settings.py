@@ -1,0 +1,25 @@
+"""Small user settings (default identity, strict revocation), one versioned JSON file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .jsonstore import read_document, write_document
+
+SCHEMA = 1
+
+
+class Settings:
+    def __init__(self, home: Path) -> None:
+        self.path = home / "settings.json"
+
+    def get(self, name: str, default: Any = None) -> Any:
+        doc = read_document(self.path, "settings", SCHEMA) or {}
+        return doc.get(name, default)
+
+    def set(self, name: str, value: Any) -> None:
+        doc = read_document(self.path, "settings", SCHEMA) or {}
+        body = {k: v for k, v in doc.items() if k not in ("kind", "schema")}
+        body[name] = value
+        write_document(self.path, "settings", SCHEMA, body)
