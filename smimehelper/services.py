@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
 from .core.cert_status import CertStatus, certificate_status
 from .core.certs import cert_emails, describe, load_certificates
 from .core.cms.capabilities import parse_capabilities
@@ -148,13 +151,14 @@ def compose_message(
         own = set(cert_emails(identity.cert))
         anchors = stores.trust.anchors()
         strict = stores.strict_revocation()
+        pool = stores.intermediates()
         for text in (*request.to, *request.cc):
             email = parse_address(text).addr_spec.lower()
             if email in explicit or email in own:
                 continue
             entry, status = stores.contacts.best_for_encryption(
                 email,
-                lambda c, email=email: certificate_status(c.cert, Purpose.ENCRYPT, now, anchors, c.chain, email=email, strict_revocation=strict),
+                lambda c, email=email: certificate_status(c.cert, Purpose.ENCRYPT, now, anchors, (*c.chain, *pool), email=email, strict_revocation=strict),
                 strict,
             )
             certs.append(entry.cert)
@@ -268,6 +272,18 @@ class Stores:
     def strict_revocation(self) -> bool:
         return bool(self.settings.get("strict_revocation", False))
 
+    def intermediates(self) -> list[x509.Certificate]:
+        """Every CA certificate the store has seen (identity chains, signed mail): path building
+        finds a contact's issuer here when their file or message did not include it."""
+        pool: dict[bytes, x509.Certificate] = {}
+        for stored in self.identities.list():
+            for cert in stored.chain:
+                pool[cert.fingerprint(hashes.SHA256())] = cert
+        for entry in self.contacts.entries():
+            for cert in entry.chain:
+                pool[cert.fingerprint(hashes.SHA256())] = cert
+        return list(pool.values())
+
 
 @dataclass(frozen=True)
 class ContactRow:
@@ -279,8 +295,9 @@ def list_contacts(stores: Stores, now: dt.datetime | None = None, *, fetch: bool
     now = now or clock()
     anchors = stores.trust.anchors()
     strict = stores.strict_revocation()
+    pool = stores.intermediates()
     return [
-        ContactRow(e, certificate_status(e.cert, Purpose.ENCRYPT, now, anchors, e.chain, email=e.email, fetch=fetch, strict_revocation=strict))
+        ContactRow(e, certificate_status(e.cert, Purpose.ENCRYPT, now, anchors, (*e.chain, *pool), email=e.email, fetch=fetch, strict_revocation=strict))
         for e in stores.contacts.entries()
     ]
 

@@ -39,8 +39,9 @@ connect probe -- do not poll its port.
 
 from __future__ import annotations
 
+import atexit
 import datetime as _dt
-import os
+import random
 import shutil
 import socket
 import subprocess
@@ -54,7 +55,6 @@ from pathlib import Path
 from types import TracebackType
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from tests.pki.make_pki import OCSP_SIGNER_NAME, Pki, build_pki
 
@@ -63,6 +63,7 @@ __all__ = [
     "ClosedPort",
     "CrlServer",
     "OcspResponder",
+    "P12_VARIANTS",
     "RevocationPki",
     "free_port",
     "index_line",
@@ -129,7 +130,6 @@ _CONTENT_TYPES = {
     ".crl": "application/pkix-crl",
     ".cer": "application/pkix-cert",
     ".der": "application/pkix-cert",
-    ".pem": "application/x-pem-file",
 }
 
 
@@ -143,8 +143,8 @@ class _Override:
 class CrlServer:
     """HTTP server on 127.0.0.1 for the CRLs (``*.crl``) and CA certificates (``*.cer``).
 
-    Serves files that sit directly in ``directory`` and end in .crl, .cer,
-    .der or .pem (anything else: 404). Every request's path (query string
+    Serves files that sit directly in ``directory`` and end in .crl, .cer or
+    .der (anything else, e.g. the ``*.key.pem`` files, is a 404). Every request's path (query string
     included, as sent) is appended to ``requests`` before it is answered, so
     tests can assert what a validator fetched. ``override()`` replaces the
     answer for one path (garbage CRL, 404, 500 ...) until ``reset_overrides()``.
@@ -500,12 +500,15 @@ class OcspResponder:
                 raise RuntimeError(f"openssl ocsp exited early: {' '.join(self.cmd)}\n{log}")
             # Never probe with a bare TCP connect: it wedges openssl ocsp (see module doc).
             if _READY_MARK in self.log():
+                _LIVE_RESPONDERS.add(self)
                 return self
             time.sleep(0.02)
         self.stop()
         raise TimeoutError(f"openssl ocsp not ready after {timeout} s: {self.log()}")
 
     def stop(self) -> None:
+        """Terminate the responder and wait for it (idempotent)."""
+        _LIVE_RESPONDERS.discard(self)
         proc, self._proc = self._proc, None
         if proc is None:
             return
@@ -522,6 +525,16 @@ class OcspResponder:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+_LIVE_RESPONDERS: set[OcspResponder] = set()
+
+
+@atexit.register
+def _stop_leftover_responders() -> None:
+    """Safety net: never leave an ``openssl ocsp`` behind if a teardown was skipped."""
+    for responder in list(_LIVE_RESPONDERS):
+        responder.stop()
 
 
 # --------------------------------------------------------------------------- everything
@@ -582,13 +595,15 @@ def start_revocation_pki(
     *,
     now: _dt.datetime | None = None,
     margin: _dt.timedelta = CLOCK_MARGIN,
-    ocsp_ndays: int = 1,
+    ocsp_ndays: int | None = 1,
+    ocsp_signer: str = OCSP_SIGNER_NAME,
 ) -> RevocationPki:
     """Pick ports, build the PKI with real URLs, start CRL server and OCSP responder.
 
     ``now`` defaults to the real current time (UTC, whole seconds): the OCSP
     responder can only produce responses at real time. ``moment`` = ``now +
-    margin``. On any failure everything already started is stopped again.
+    margin``. ``ocsp_ndays``/``ocsp_signer`` go to ``OcspResponder``. On any
+    failure everything already started is stopped again.
     """
     now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0) if now is None else now
     offline = ClosedPort()
@@ -603,7 +618,7 @@ def start_revocation_pki(
             ocsp_url=f"http://{HOST}:{ocsp_port}/",
             offline_base_url=offline.base_url,
         )
-        ocsp = OcspResponder(pki, port=ocsp_port, ndays=ocsp_ndays).start()
+        ocsp = OcspResponder(pki, port=ocsp_port, ndays=ocsp_ndays, signer=ocsp_signer).start()
         return RevocationPki(
             pki=pki, crl_server=crl_server, ocsp=ocsp, moment=now + margin, offline_port=offline
         )
@@ -646,7 +661,7 @@ def make_p12_variants(pki: Pki, outdir: Path, *, name: str = "bob") -> dict[str,
     (``-legacy``: RC2-40 certs, 3DES key, SHA-1 MAC; needs the legacy
     provider in openssl), ``nokey`` (``-nokeys``: certs only), ``truncated``
     (first half of ``aes``), ``corrupted`` (``aes`` with 4 bytes in the middle
-    inverted), ``garbage`` (2048 random bytes), ``pem-key`` (PKCS#8 PEM,
+    inverted), ``garbage`` (2048 pseudo-random bytes, fixed seed), ``pem-key`` (PKCS#8 PEM,
     encrypted AES-256-CBC with the password) and ``pem-cert`` (leaf + chain PEM).
     """
     outdir = Path(outdir)
@@ -676,7 +691,7 @@ def make_p12_variants(pki: Pki, outdir: Path, *, name: str = "bob") -> dict[str,
     for i in range(middle, middle + 4):
         corrupted[i] ^= 0xFF
     out["corrupted"].write_bytes(bytes(corrupted))
-    out["garbage"].write_bytes(os.urandom(2048))
+    out["garbage"].write_bytes(random.Random(0x5EED).randbytes(2048))
     _openssl(
         "pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", ent.key_path, "-passout", pw,
         "-out", out["pem-key"],
@@ -685,15 +700,3 @@ def make_p12_variants(pki: Pki, outdir: Path, *, name: str = "bob") -> dict[str,
     with open(out["pem-cert"], "ab") as fh:
         fh.write(pki.chain_pem.read_bytes())
     return out
-
-
-def load_der_or_pem_certs(path: Path) -> list[x509.Certificate]:
-    """All certificates in a PEM bundle or a single DER file (test convenience)."""
-    data = Path(path).read_bytes()
-    if b"-----BEGIN" in data:
-        return x509.load_pem_x509_certificates(data)
-    return [x509.load_der_x509_certificate(data)]
-
-
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
