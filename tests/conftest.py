@@ -71,3 +71,43 @@ def nss_db_factory(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> NssDbF
         return cache[key]
 
     return make
+
+
+# --------------------------------------------------------------------------- revocation
+# Appended for certificate validation with revocation checking (see
+# tests/pki/revocation.py for the servers and the time behaviour).
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from tests.pki.revocation import RevocationPki, make_p12_variants, start_revocation_pki  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def revocation_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RevocationPki]:
+    """A PKI whose certificates point at real servers on 127.0.0.1, servers running.
+
+    ``.pki`` is built around the real time at fixture start (not REFERENCE_NOW:
+    ``openssl ocsp`` answers at real time); validate at ``.moment`` (= pki.now +
+    1 h) with ``allow_fetching=True``. ``.crl_server`` serves inter.crl,
+    root.crl, inter.cer, root.cer and records requests; ``.ocsp`` is ``openssl
+    ocsp`` (delegated signer ``ocspsigner``, nextUpdate = +1 day). Entities: the
+    classic ones plus ``norev`` (no revocation info) and ``offline`` (URLs on a
+    port that refuses connections). ``revoked`` is on the CRL and revoked in
+    OCSP. Shared by the whole session: use ``crl_server.override`` only with
+    ``reset_overrides()`` in a ``finally``. Stopped at session end.
+    """
+    rp = start_revocation_pki(tmp_path_factory.mktemp("revocation-pki"))
+    try:
+        yield rp
+    finally:
+        rp.stop()
+
+
+@pytest.fixture(scope="session")
+def p12_variants(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """``make_p12_variants(pki, ...)`` for ``bob`` of the classic PKI (password test-pass).
+
+    Keys: aes, 3des, legacy-rc2, nokey, truncated, corrupted, garbage, pem-key, pem-cert.
+    """
+    return make_p12_variants(pki, tmp_path_factory.mktemp("p12-variants"))

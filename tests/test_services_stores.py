@@ -116,10 +116,8 @@ def test_contact_files_of_every_kind(stores: services.Stores, pki: Pki, tmp_path
 
 def test_newest_usable_certificate_is_chosen_for_an_address(stores: services.Stores, pki: Pki, tmp_path: Path) -> None:
     """An address with an old (expired) and a current certificate encrypts to the current one."""
-    import subprocess
-
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives import hashes
 
     old = (
         x509.CertificateBuilder().subject_name(pki.entity("bob").cert.subject).issuer_name(pki.inter.cert.subject)
@@ -137,4 +135,3 @@ def test_newest_usable_certificate_is_chosen_for_an_address(stores: services.Sto
         ASK, stores=stores,
     )
     openssl_decrypt(out, pki.entity("bob").cert_pem, pki.entity("bob").key_path)
-    del subprocess, serialization
