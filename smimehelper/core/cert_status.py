@@ -114,9 +114,21 @@ def certificate_status(
         if "revo" in str(exc).lower():
             return CertStatus(Status.REVOCATION_UNKNOWN, f"Whether the certificate of {who} has been revoked could not be checked: {exc}")
         return CertStatus(Status.UNTRUSTED_ISSUER, f"The certificate of {who} could not be verified: {exc}")
+    if not fetch and _declares_revocation(cert):
+        return CertStatus(Status.REVOCATION_UNKNOWN, f"The certificate of {who} is valid; whether it has been revoked was not checked (offline).")
     if soft_failures:
         return CertStatus(Status.REVOCATION_UNKNOWN, f"The certificate of {who} is valid, but whether it has been revoked could not be checked (offline, or its authority did not answer).")
     return CertStatus(Status.VALID, None)
+
+
+def _declares_revocation(cert: x509.Certificate) -> bool:
+    for kind in (x509.CRLDistributionPoints, x509.AuthorityInformationAccess):
+        try:
+            cert.extensions.get_extension_for_class(kind)
+            return True
+        except x509.ExtensionNotFound:
+            continue
+    return False
 
 
 def _key_usages(cert: x509.Certificate, purpose: Purpose) -> list[set[str]]:

@@ -50,8 +50,9 @@ def load_pkcs12(path: Path, passphrase: bytes | None) -> Identity:
                 raise PassphraseError(
                     f"{path} is protected by a passphrase; please give it."
                 ) from None
+            # A wrong passphrase and a damaged file fail the same integrity check.
             raise PassphraseError(
-                f"The passphrase for {path} is not correct. Please try again."
+                f"The passphrase for {path} is not correct (or the file is damaged). Please try again."
             ) from None
         raise CertificateError(
             f"{path} is not a readable PKCS#12 (.p12/.pfx) file. It may be damaged or incomplete; "

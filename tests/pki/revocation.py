@@ -24,7 +24,7 @@ Hence validating at ``REFERENCE_NOW`` (2026-06-01) against a response produced
 when the fixture started: every response produced later than moment + 1 s is
 "too recent". The revocation PKI is therefore built around the real time of
 fixture start (``now``), and validation is frozen at ``moment = now +
-moment_margin`` (1 h by default), a point safely *after* every response the
+margin`` (1 h by default), a point safely *after* every response the
 session will fetch; the responder runs with ``-ndays 1`` so nextUpdate (>= now
 + 1 day) still covers ``moment``. CRLs are made by us (thisUpdate = now - 1 day,
 nextUpdate = now + 30 days) and cover it too. ``RevocationPki.check_clock()``
@@ -324,7 +324,11 @@ def _db_time(when: _dt.datetime) -> str:
 
 
 def _db_serial(serial: int) -> str:
-    """Serial as OpenSSL looks it up: BN_bn2hex, uppercase, whole bytes ("00" for 0)."""
+    """Serial as ``openssl ca`` writes it: uppercase hex, whole bytes ("00" for 0).
+
+    (``openssl ocsp`` ignores leading zeros when matching, so this is for
+    fidelity with real CA databases rather than a lookup requirement.)
+    """
     text = f"{serial:X}"
     return text.zfill(len(text) + len(text) % 2)
 
@@ -338,7 +342,8 @@ def index_line(
     """One ``index.txt`` row (tab-separated, newline-terminated).
 
     Fields: status V/R, expiry, revocation date[,reason] (empty when valid),
-    serial (hex, uppercase, even length), file name ``unknown``, subject DN.
+    serial (hex, uppercase, even length), file name ``unknown``, subject DN
+    (``/C=../O=../CN=..``, as ``openssl x509 -subject -nameopt compat``).
     """
     status, rev = "V", ""
     if revoked_at is not None:
