@@ -121,6 +121,9 @@ def compose_message(
     for path in request.recipient_certs:
         certs.extend(c for c in load_certificates(path) if not describe(c).is_ca)
     sender = request.sender
+    if sender is None and request.sign_key is not None:
+        from_file = open_identity(request.sign_key, ask_passphrase)
+        sender = f"{describe(from_file.cert).display_name} <{cert_emails(from_file.cert)[0]}>" if cert_emails(from_file.cert) else None
     if request.sign_key is None and stores is not None:
         wanted = parse_address(sender).addr_spec.lower() if sender else None
         stored = stores.identities.for_signing(wanted, now)
@@ -291,40 +294,59 @@ class ContactRow:
     status: CertStatus
 
 
-def list_contacts(stores: Stores, now: dt.datetime | None = None, *, fetch: bool = True) -> list[ContactRow]:
+def list_contacts(stores: Stores, now: dt.datetime | None = None, *, fetch: bool = True, address: str | None = None) -> list[ContactRow]:
+    """Contacts (all, or one address) with the status of each certificate."""
     now = now or clock()
     anchors = stores.trust.anchors()
     strict = stores.strict_revocation()
     pool = stores.intermediates()
+    entries = stores.contacts.for_address(address) if address else stores.contacts.entries()
     return [
         ContactRow(e, certificate_status(e.cert, Purpose.ENCRYPT, now, anchors, (*e.chain, *pool), email=e.email, fetch=fetch, strict_revocation=strict))
-        for e in stores.contacts.entries()
+        for e in entries
     ]
 
 
 def import_contacts(stores: Stores, paths: tuple[Path, ...], ask_passphrase: AskPassphrase | None) -> list[ContactCert]:
-    """Certificates from files, or the signer of signed messages (.eml)."""
-    added: list[ContactCert] = []
+    """Certificates from files, or the signer of signed messages (.eml).
+
+    Every file is read and checked first; only when all are good is anything stored, so a
+    failed import changes nothing.
+    """
+    found: list[tuple[x509.Certificate, tuple[x509.Certificate, ...], bytes | None, dt.datetime | None, str]] = []
+    own = {e for i in stores.identities.list() for e in i.emails}
     for path in paths:
-        if path.suffix.lower() in (".eml", ".msg.eml") or _looks_like_mail(path):
+        if _looks_like_mail(path):
             opened = open_message(
                 path,
                 identities=stores.identities.all_locked(ask_passphrase),  # type: ignore[arg-type]
                 anchors=stores.trust.anchors(),
+                now=clock(),
             )
-            found = harvest_signers(stores, opened, f"signed message {path.name}", require_trust=False)
-            if not any(v.valid for v in opened.signatures):
+            if opened.encrypted and not opened.decrypted:
+                raise CertificateError(f"{path} could not be opened: {opened.decryption_problem}")
+            valid = [v for v in opened.signatures if v.valid and v.signer is not None]
+            if not valid:
                 reasons = "; ".join(v.reason or "" for v in opened.signatures) or "it is not signed"
                 raise CertificateError(f"{path} has no valid signature to take a certificate from: {reasons}")
-            added += found
+            for v in valid:
+                if own.intersection(cert_emails(v.signer)):  # type: ignore[arg-type]
+                    continue
+                chain = tuple(c for c in v.certificates if c != v.signer)
+                found.append((v.signer, chain, v.capabilities, v.signed_at, f"signed message {path.name}"))  # type: ignore[arg-type]
             continue
         certs = load_certificates(path)
         people = [c for c in certs if not describe(c).is_ca]
         if not people:
             raise CertificateError(f"{path} contains only certificate authorities; to trust them use 'smimehelper trust add'.")
-        chain = tuple(c for c in certs if describe(c).is_ca)
         for cert in people:
-            added += stores.contacts.add(cert, chain=chain, source=f"file {path.name}")
+            if not cert_emails(cert):
+                raise CertificateError(f"The certificate of {describe(cert).display_name} in {path} contains no e-mail address.")
+        chain = tuple(c for c in certs if describe(c).is_ca)
+        found += [(cert, chain, None, None, f"file {path.name}") for cert in people]
+    added: list[ContactCert] = []
+    for cert, chain, capabilities, signed_at, source in found:
+        added += stores.contacts.add(cert, chain=chain, capabilities=capabilities, signing_time=signed_at, source=source)
     return added
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import services
 from ..core.certs import describe
+from ..core.cms.capabilities import parse_capabilities
 from . import exit_codes
 from .output import emit_json, printable, say
 from .prompt import passphrase_asker
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="the certificates of one address")
     show.add_argument("address")
     show.add_argument("--json", action="store_true")
+    show.add_argument("--offline", action="store_true", help="do not fetch revocation information")
     show.set_defaults(handler=run_show)
 
     rm = sub.add_parser("remove", help="forget an address (or one of its certificates)")
@@ -55,6 +57,7 @@ def _row_json(row: services.ContactRow) -> dict:
         "issuer": info.issuer,
         "source": row.entry.source,
         "signing_time": row.entry.signing_time.isoformat() if row.entry.signing_time else None,
+        "capabilities": sorted(parse_capabilities(row.entry.capabilities)),
     }
 
 
@@ -65,7 +68,7 @@ def run_import(args: argparse.Namespace) -> int:
         say("Nothing new: these certificates were already among your contacts.")
     for entry in added:
         info = describe(entry.cert)
-        say(f"Added {entry.email} ({printable(info.display_name)}, valid until {info.not_after:%Y-%m-%d}).")
+        say(f"Added {printable(entry.email)} ({printable(info.display_name)}, valid until {info.not_after:%Y-%m-%d}).")
     return exit_codes.OK
 
 
@@ -79,7 +82,7 @@ def run_list(args: argparse.Namespace) -> int:
         say("No contacts yet. Add a colleague with 'smimehelper contacts import THEIR-CERT.pem' or a signed .eml.")
     for row in rows:
         info = describe(row.entry.cert)
-        say(f"{row.entry.email:32} {printable(info.display_name)[:26]:26} {row.status.status.value:18} "
+        say(f"{printable(row.entry.email):32} {printable(info.display_name)[:26]:26} {row.status.status.value:18} "
             f"{info.not_before:%Y-%m-%d} {info.not_after:%Y-%m-%d} {row.entry.fingerprint[:16]}")
         if row.status.reason:
             say(f"    {printable(row.status.reason)}")
@@ -88,7 +91,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
-    rows = [r for r in services.list_contacts(stores) if r.entry.email == args.address.lower()]
+    rows = services.list_contacts(stores, fetch=not args.offline, address=args.address.lower())
     if not rows:
         from ..core.errors import AddressError
 
@@ -98,7 +101,7 @@ def run_show(args: argparse.Namespace) -> int:
         return exit_codes.OK
     for row in rows:
         info = describe(row.entry.cert)
-        say(f"{row.entry.email}: {printable(info.display_name)}")
+        say(f"{printable(row.entry.email)}: {printable(info.display_name)}")
         say(f"  Status:      {row.status.status.value}{' - ' + printable(row.status.reason) if row.status.reason else ''}")
         say(f"  Valid:       {info.not_before:%Y-%m-%d} to {info.not_after:%Y-%m-%d}")
         say(f"  Issuer:      {printable(info.issuer)}")

@@ -126,5 +126,7 @@ def show(opened: OpenedMessage) -> None:
         say("Warning: a security check failed (see above).")
     elif not opened.encrypted and not opened.signatures:
         say("Nothing to check: this message is neither signed nor encrypted, so its sender is not proven.")
+    elif not opened.signatures:
+        say("Decrypted, but not signed: the sender is not proven.")
     else:
         say("Everything checks out.")

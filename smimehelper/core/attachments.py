@@ -43,14 +43,17 @@ def safe_filename(name: str | None, content_type: str, index: int) -> str:
     return _EDGES.sub("", name) or f"attachment-{index}"
 
 
-def save_unique(directory: Path, name: str, chunks: Iterable[bytes]) -> Path:
-    """Write ``chunks`` to ``directory/name`` or ``name (1)``, ... never replacing a file."""
+def save_unique(directory: Path, name: str, chunks: Iterable[bytes], first_number: int = 0) -> Path:
+    """Write ``chunks`` to ``directory/name`` or ``name (1)``, ... never replacing a file.
+
+    ``first_number`` skips names the caller already used, so many equal names stay linear.
+    """
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputFileError(f"Cannot create the folder {directory}: {exc.strerror}.") from None
     stem, suffix = os.path.splitext(name)
-    for number in range(0, 10_000):
+    for number in range(first_number, first_number + 10_000):
         candidate = directory / (name if number == 0 else f"{stem} ({number}){suffix}")
         try:
             fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -147,10 +147,15 @@ class IdentityStore:
         return sorted(matches, key=lambda i: (not i.is_default, -i.cert.not_valid_after_utc.timestamp()))[0]
 
     def for_signing(self, email: str | None, now: dt.datetime) -> StoredIdentity:
-        """The identity to sign with: the default, or the newest valid one for ``email``."""
-        candidates = [i for i in self.list() if email is None or email.lower() in i.emails]
+        """The identity to sign with: the newest valid one for ``email`` (default: the default
+        identity's addresses, so a renewed certificate takes over from an expiring one)."""
+        identities = self.list()
         if email is None:
-            candidates = [i for i in candidates if i.is_default] or candidates
+            default = next((i for i in identities if i.is_default), identities[0] if identities else None)
+            wanted = set(default.emails) if default else set()
+        else:
+            wanted = {email.lower()}
+        candidates = [i for i in identities if wanted.intersection(i.emails)]
         if not candidates:
             raise IdentityNotFound(
                 f"None of your certificates is for {email}. Import it with 'smimehelper identity import'."
@@ -164,7 +169,7 @@ class IdentityStore:
                 f"{newest.cert.not_valid_after_utc:%Y-%m-%d}; get a new one from your certificate "
                 "provider and import it."
             )
-        return sorted(usable, key=lambda i: (not i.is_default, -i.cert.not_valid_after_utc.timestamp()))[0]
+        return max(usable, key=lambda i: (i.cert.not_valid_after_utc, i.is_default))
 
     def locked(self, stored: StoredIdentity, ask: AskPassphrase | None) -> LockedIdentity:
         return LockedIdentity(stored, lambda: self._unlock(stored, ask))
@@ -248,8 +253,12 @@ class IdentityStore:
                 "imported": dt.datetime.now(dt.timezone.utc).isoformat(),
             },
         )
-        if self._default() is None:
-            self.set_default(fingerprint)
+        current = self._default_identity()
+        if current is None or (
+            set(current.emails) & set(cert_emails(identity.cert))
+            and identity.cert.not_valid_after_utc > current.cert.not_valid_after_utc
+        ):
+            self.settings.set("default_identity", fingerprint)  # a renewal takes over as default
         return self.get(fingerprint)
 
     def remove(self, selector: str) -> StoredIdentity:
@@ -259,12 +268,14 @@ class IdentityStore:
         self.secrets.delete(f"identity:{stored.fingerprint}")
         if stored.is_default:
             remaining = self.list()
-            self.settings.set("default_identity", remaining[0].fingerprint if remaining else None)
+            newest = max(remaining, key=lambda i: i.cert.not_valid_after_utc, default=None)
+            self.settings.set("default_identity", newest.fingerprint if newest else None)
         return stored
 
     def set_default(self, selector: str) -> None:
-        stored = next((i for i in self._all_records() if i.startswith(selector.lower())), None) or self.get(selector).fingerprint
-        self.settings.set("default_identity", stored)
+        if not selector.strip():
+            raise IdentityNotFound("Name the certificate by its e-mail address or fingerprint.")
+        self.settings.set("default_identity", self.get(selector).fingerprint)
 
     def export_certificate(self, selector: str | None) -> bytes:
         return self.get(selector).cert.public_bytes(serialization.Encoding.PEM)
@@ -344,8 +355,9 @@ class IdentityStore:
             raise PassphraseError(f"The passphrase for {what} is needed.")
         return ask(f"Passphrase for {what}: ")
 
-    def _all_records(self) -> list[str]:
-        return [p.stem for p in self.folder.glob("*.json") if not p.name.startswith("request-")] if self.folder.is_dir() else []
+    def _default_identity(self) -> StoredIdentity | None:
+        default = self._default()
+        return next((i for i in self.list() if i.fingerprint == default), None) if default else None
 
     def _default(self) -> str | None:
         value = self.settings.get("default_identity")

@@ -129,6 +129,7 @@ class _Opening:
         self.weak = False
         self.problem: str | None = None
         self.saved: list[Path] = []
+        self.name_counts: dict[str, int] = {}  # so the 500th "scan.pdf" does not probe 499 names
 
     def run(self) -> OpenedMessage:
         size = self.handle.seek(0, 2)
@@ -289,7 +290,10 @@ class _Opening:
             trust_reason: str | None = "The signer's certificate is not in the message."
             if check.signer is not None:
                 at = check.signed_at if check.signed_at and check.signed_at <= self.now else self.now
-                trust_reason = trust_problem(check.signer, certificates, self.anchors, at)
+                try:
+                    trust_reason = trust_problem(check.signer, certificates, self.anchors, at)
+                except (ValueError, TypeError, KeyError, AttributeError, UnicodeError):
+                    trust_reason = "A certificate in this message is damaged, so the signer cannot be trusted."
             verdicts.append(
                 SignatureVerdict(
                     valid=check.valid,
@@ -346,7 +350,8 @@ class _Opening:
         name = safe_filename(filename, kind, index)
         saved = None
         if self.save_dir is not None:
-            saved = save_unique(self.save_dir, name, counted())
+            saved = save_unique(self.save_dir, name, counted(), first_number=self.name_counts.get(name, 0))
+            self.name_counts[name] = self.name_counts.get(name, 0) + 1
             self.saved.append(saved)
             name = saved.name  # "x (1).dcm" when "x.dcm" existed: report what is on disk
         else:
@@ -423,7 +428,7 @@ def _text(entity: Entity) -> str:
     charset = entity.headers.get_content_charset() or "utf-8"
     try:
         text = bytes(data).decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, UnicodeError):  # unknown charset, or one that refuses "replace" (idna)
         text = bytes(data).decode("utf-8", errors="replace")
     return text.replace("\r\n", "\n")
 

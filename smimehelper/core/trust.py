@@ -43,7 +43,7 @@ def trust_problem(
     if not anchors:
         return (
             f"No trusted certificate authority was given, so it is not known whether {name} is "
-            "who they claim to be. Give your authority's certificate with --trust."
+            "who they claim to be. Add your authority once with 'smimehelper trust add', or give it with --trust."
         )
     context = ValidationContext(
         trust_roots=[_asn1(a) for a in anchors],

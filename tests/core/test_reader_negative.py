@@ -255,3 +255,73 @@ def test_a_damaged_later_part_takes_back_saved_attachments(pki: Pki, tmp_path: P
     with pytest.raises(MessageFormatError):
         open_message(path, save_dir=saved, now=pki.now)
     assert list(saved.iterdir()) == []
+
+
+# Regressions found by tests/fuzz/fuzz_reader.py -------------------------------------------
+
+
+def _plain(tmp_path: Path, body: bytes, content_type: bytes = b"multipart/mixed; boundary=b1") -> Path:
+    path = tmp_path / "plain.eml"
+    path.write_bytes(b"From: alice@example.org\r\nMIME-Version: 1.0\r\nContent-Type: " + content_type + b"\r\n\r\n" + body)
+    return path
+
+
+def test_multipart_bodies_larger_than_the_scan_chunk(pki: Pki, tmp_path: Path) -> None:
+    """Attachments of several MB (the scanner reads in chunks): every byte comes back."""
+    data = os.urandom(5 * 1024 * 1024 + 123)
+    out = tmp_path / "big.eml"
+    attachment = tmp_path / "study.bin"
+    attachment.write_bytes(data)
+    compose(pki, out, attachments=(attachment,))
+    opened = _open(pki, out)
+    assert opened.all_good and opened.attachments[0].size == len(data)
+    import hashlib
+
+    assert opened.attachments[0].sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_longer_boundary_at_the_start_is_not_ours(pki: Pki, tmp_path: Path) -> None:
+    path = _plain(tmp_path, b"--b1x\r\n\r\nnot a part\r\n--b1\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b1--\r\n")
+    assert _open(pki, path).body_text == "hello"
+
+
+def test_delimiter_exactly_at_a_chunk_border(pki: Pki, tmp_path: Path) -> None:
+    from smimehelper.core.mime.parser import FIND_CHUNK
+
+    first = b"Content-Type: text/plain\r\n\r\n"
+    filler = b"x" * (FIND_CHUNK - len(b"--b1\r\n") - len(first) - 2)
+    body = b"--b1\r\n" + first + filler + b"\r\n--b1\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=a.bin\r\n\r\n12345\r\n--b1--\r\n"
+    opened = _open(pki, _plain(tmp_path, body))
+    assert [(a.filename, a.size) for a in opened.attachments] == [("a.bin", 5)]
+    assert opened.body_text == "x" * len(filler)
+
+
+def test_charset_that_refuses_replacement(pki: Pki, tmp_path: Path) -> None:
+    path = _plain(tmp_path, b"hello", b"text/plain; charset=idna")
+    assert _open(pki, path).body_text == "hello"
+
+
+def test_damaged_certificate_in_a_signature(pki: Pki, tmp_path: Path) -> None:
+    path = _signed(pki, tmp_path)
+    data = bytearray(path.read_bytes())
+    signature_at = data.index(b"Content-Type: application/pkcs7-signature")
+    body_at = data.index(b"\r\n\r\n", signature_at) + 4
+    der = bytearray(base64.b64decode(bytes(data[body_at:data.index(b"\r\n--", body_at)])))
+    cert_at = der.index(bytes.fromhex("3082"), 60)  # inside the certificates
+    der[cert_at + 200] ^= 0x80
+    encoded = base64.encodebytes(bytes(der)).replace(b"\n", b"\r\n")
+    path.write_bytes(bytes(data[:body_at]) + encoded + bytes(data[data.index(b"--", data.index(b"\r\n--", body_at) + 2):]))
+    opened = _open(pki, path)
+    assert len(opened.signatures) == 1 and not opened.all_good and opened.signatures[0].reason
+
+
+def test_many_attachments_with_the_same_name_save_in_linear_time(pki: Pki, tmp_path: Path) -> None:
+    import time
+
+    part = b"--b1\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\nx\r\n"
+    path = _plain(tmp_path, part * 400 + b"--b1--\r\n")
+    started = time.perf_counter()
+    opened = open_message(path, save_dir=tmp_path / "saved", now=pki.now)
+    assert len(opened.attachments) == 400 and len(list((tmp_path / "saved").iterdir())) == 400
+    assert opened.attachments[-1].filename == "a (399).pdf"
+    assert time.perf_counter() - started < 20

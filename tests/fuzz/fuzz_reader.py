@@ -61,6 +61,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from hypothesis import HealthCheck, Phase, Verbosity, given, seed as hypothesis_seed, settings  # noqa: E402
+
+try:
+    BaseExceptionGroup
+except NameError:  # Python 3.10: the backport Hypothesis depends on
+    from exceptiongroup import BaseExceptionGroup  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from smimehelper.core.certs import load_certificate  # noqa: E402

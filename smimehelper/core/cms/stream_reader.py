@@ -123,7 +123,10 @@ def decrypt_enveloped(
                 "does not read yet."
             )
         if auth and header.is_(CLASS_UNIVERSAL, 4):
-            tag = core.OctetString.load(element).native
+            try:
+                tag = core.OctetString.load(element).native
+            except (ValueError, TypeError):
+                raise _garbage() from None
     tail = decryptor.finish(tag)
     if tail:
         write(tail)
@@ -160,7 +163,10 @@ def read_signed_data(reader: BerReader, write: Write | None) -> SignedDataParts:
     hashers = hashers_for(names | {"sha512"})
     encap = _Container(reader, reader.read_header())
     _, type_der = reader.read_element()
-    content_type = core.ObjectIdentifier.load(type_der).dotted
+    try:
+        content_type = core.ObjectIdentifier.load(type_der).dotted
+    except (ValueError, TypeError):
+        raise _garbage() from None
     if encap.more():
         explicit = _Container(reader, reader.read_header())
         octets = reader.read_header()

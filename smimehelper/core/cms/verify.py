@@ -47,13 +47,21 @@ class SignatureCheck:
 
 
 def message_certificates(choices: Sequence[cms.CertificateChoices]) -> tuple[x509.Certificate, ...]:
+    """The message's certificates that parse completely; damaged ones are left out (a signer whose
+    certificate is damaged then reads as "certificate not included", not as a crash)."""
     found = []
     for choice in choices:
-        if choice.name == "certificate":
-            try:
-                found.append(x509.load_der_x509_certificate(choice.chosen.dump()))
-            except ValueError:
+        try:
+            if choice.name != "certificate":
                 continue
+            der = choice.chosen.dump()
+            asn1_x509.Certificate.load(der).native  # every field, as the validator will read them
+            cert = x509.load_der_x509_certificate(der)
+            cert.public_key()
+            cert_emails(cert)
+            found.append(cert)
+        except (ValueError, TypeError, KeyError, UnicodeError, AttributeError):
+            continue
     return tuple(found)
 
 

@@ -22,7 +22,7 @@ from ..errors import MessageFormatError
 
 CHUNK = 1 << 20
 MAX_HEADER_BYTES = 256 * 1024
-MAX_PARTS = 10_000
+MAX_PARTS = 2_000
 _WHITESPACE = b" \t\r\n"
 _HEADER_LINE = re.compile(rb"[!-9;-~]+[ \t]*:")
 
@@ -130,40 +130,50 @@ def split_multipart(entity: Entity) -> list[PartRange]:
 
 def _delimiters(entity: Entity, marker: bytes) -> Iterator[tuple[int, int, bool]]:
     """(start of the delimiter line, start of the next line, is the closing delimiter)."""
-    source = entity.source
-    needle = b"\n" + marker
-    position = entity.body_start
-    window = b""
-    window_start = position
+    source, end = entity.source, entity.end
+    search = entity.body_start
     # A delimiter at the very start of the body has no preceding line break.
-    pending = [entity.body_start] if _starts_with(source, entity.body_start, entity.end, marker) else []
-    for index in pending:
-        yield _delimiter_line(source, index, entity.end, marker)
-    searched_to = entity.body_start
-    while searched_to < entity.end:
-        source.seek(searched_to)
-        chunk = source.read(min(CHUNK, entity.end - searched_to))
-        window = window[-(len(needle) + 1):] if window else b""
-        window_start = searched_to - len(window)
-        window += chunk
-        searched_to += len(chunk)
-        offset = 0
-        while True:
-            found = window.find(needle, offset)
-            if found < 0:
-                break
-            offset = found + 1
-            line_start = window_start + found + 1
-            if line_start in pending:
-                continue
-            line = _delimiter_line(source, line_start, entity.end, marker)
-            if line is not None:
-                yield line
-                if line[2]:
-                    return
-                searched_to = max(searched_to, line[1])
-                source.seek(searched_to)
-        del position
+    if _starts_with(source, entity.body_start, end, marker):
+        line = _delimiter_line(source, entity.body_start, end, marker)
+        if line is not None:
+            yield line
+            if line[2]:
+                return
+            search = line[1]
+    needle = b"\n" + marker
+    while True:
+        hit = _find(source, needle, max(search - 1, entity.body_start), end)
+        if hit is None:
+            return
+        line = _delimiter_line(source, hit + 1, end, marker)
+        if line is None:
+            search = hit + 2  # "--boundaryXYZ": a longer boundary; look further
+            continue
+        yield line
+        if line[2]:
+            return
+        search = line[1]
+
+
+FIND_CHUNK = 256 * 1024
+
+
+def _find(source: BinaryIO, needle: bytes, start: int, end: int) -> int | None:
+    """Absolute offset of the first ``needle`` in [start, end), reading in bounded chunks."""
+    position = start
+    carry = b""
+    while position < end:
+        source.seek(position)
+        chunk = source.read(min(FIND_CHUNK, end - position))
+        if not chunk:
+            return None
+        window = carry + chunk
+        found = window.find(needle)
+        if found >= 0:
+            return position - len(carry) + found
+        carry = window[-(len(needle) - 1):] if len(needle) > 1 else b""
+        position += len(chunk)
+    return None
 
 
 def _starts_with(source: BinaryIO, at: int, end: int, marker: bytes) -> bool:
@@ -174,6 +184,8 @@ def _starts_with(source: BinaryIO, at: int, end: int, marker: bytes) -> bool:
 def _delimiter_line(source: BinaryIO, at: int, end: int, marker: bytes) -> tuple[int, int, bool] | None:
     source.seek(at)
     line = source.read(min(len(marker) + 1000, end - at))
+    if not line.startswith(marker):
+        return None
     rest = line[len(marker):]
     closing = rest.startswith(b"--")
     if closing:
