@@ -7,8 +7,8 @@ faces decide how to ask for a passphrase, show progress or print. Nothing here p
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -23,6 +23,10 @@ from .core.identity_store import IdentityStore
 from .core.mime.headers import parse_address
 from .core.secrets import OsKeyring, SecretStore
 from .core.settings import Settings
+from .core.transport.accounts import Account, AccountStore
+from .core.transport.delivery import Delivered, drain
+from .core.transport.outbox import Outbox, OutboxItem
+from .core.transport.smtp import MessageTooLarge
 from .core.trust_store import TrustStore
 from .core.validation import Purpose
 from .core.compose import ComposeRequest, ComposeResult, compose_to_file, precheck
@@ -94,12 +98,24 @@ class ComposeInput:
     oaep: bool = False
     gcm: bool = False
     now: dt.datetime | None = None
+    bcc: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BccCopy:
+    address: str
+    result: ComposeResult
 
 
 @dataclass(frozen=True)
 class ComposeOutcome:
     result: ComposeResult
     warnings: tuple[str, ...]
+    bcc_copies: tuple[BccCopy, ...] = ()
+
+    @property
+    def sender(self) -> str:
+        return self.result.sender
 
 
 def compose_message(
@@ -155,7 +171,7 @@ def compose_message(
         anchors = stores.trust.anchors()
         strict = stores.strict_revocation()
         pool = stores.intermediates()
-        for text in (*request.to, *request.cc):
+        for text in (*request.to, *request.cc, *request.bcc):
             email = parse_address(text).addr_spec.lower()
             if email in explicit or email in own:
                 continue
@@ -172,29 +188,34 @@ def compose_message(
     for attachment in attachments:
         if attachment.content_type == "application/dicom":
             terms.extend(patient_identifiers(attachment.path))
-    result = compose_to_file(
-        ComposeRequest(
-            sender=sender,
-            to=request.to,
-            cc=request.cc,
-            subject=request.subject,
-            body=request.body,
-            identity=identity,
-            attachments=attachments,
-            recipient_certs=tuple(certs),
-            sign=request.sign,
-            encrypt=request.encrypt,
-            oaep=request.oaep,
-            gcm=request.gcm,
-            now=now,
-            capabilities=tuple(capabilities),
-        ),
-        request.out,
-        progress=progress,
-        cancelled=cancelled,
+    base = ComposeRequest(
+        sender=sender,
+        to=request.to,
+        cc=request.cc,
+        subject=request.subject,
+        body=request.body,
+        identity=identity,
+        attachments=attachments,
+        recipient_certs=tuple(certs),
+        sign=request.sign,
+        encrypt=request.encrypt,
+        oaep=request.oaep,
+        gcm=request.gcm,
+        now=now,
+        capabilities=tuple(capabilities),
+        bcc=request.bcc,
     )
+    if request.bcc and not request.encrypt:
+        raise AddressError("Bcc needs encryption: an unencrypted message cannot hide its Bcc recipients' copies.")
+    result = compose_to_file(base, request.out, progress=progress, cancelled=cancelled)
+    copies = []
+    for index, address in enumerate(request.bcc, start=1):
+        email = parse_address(address).addr_spec.lower()
+        target = request.out.with_name(f"{request.out.stem}.bcc-{index}{request.out.suffix or '.eml'}")
+        copy = compose_to_file(replace(base, encrypt_to=(address,)), target, progress=progress, cancelled=cancelled)
+        copies.append(BccCopy(email, copy))
     all_warnings = (*warnings, *result.warnings, *subject_warnings(request.subject, tuple(terms)))
-    return ComposeOutcome(result=result, warnings=tuple(all_warnings))
+    return ComposeOutcome(result=result, warnings=tuple(all_warnings), bcc_copies=tuple(copies))
 
 
 @dataclass(frozen=True)
@@ -260,16 +281,21 @@ class Stores:
     contacts: ContactStore
     trust: TrustStore
     settings: Settings
+    accounts: AccountStore
+    outbox: Outbox
 
     @classmethod
     def open(cls, home: Path | None = None, secrets: SecretStore | None = None, *, system_trust: bool = True) -> Stores:
         folder = resolve_home(home)
+        keyring_store = secrets or OsKeyring()
         return cls(
             home=folder,
-            identities=IdentityStore(folder, secrets or OsKeyring()),
+            identities=IdentityStore(folder, keyring_store),
             contacts=ContactStore(folder),
             trust=TrustStore(folder, use_system=system_trust),
             settings=Settings(folder),
+            accounts=AccountStore(folder, keyring_store),
+            outbox=Outbox(folder),
         )
 
     def strict_revocation(self) -> bool:
@@ -357,3 +383,75 @@ def _looks_like_mail(path: Path) -> bool:
     except OSError:
         return False
     return b"content-type:" in head and (b"from:" in head or b"mime-version:" in head)
+
+
+# -- delivery -------------------------------------------------------------------------------
+
+AskPassword = Callable[[Account], bytes | None]
+
+
+def password_source(stores: Stores, ask: AskPassword | None) -> Callable[[Account], bytes | None]:
+    """The account password from the keyring, else asked (or read from a file) once per account."""
+    cache: dict[str, bytes | None] = {}
+
+    def get(account: Account) -> bytes | None:
+        if account.email not in cache:
+            cache[account.email] = stores.accounts.password(account) or (ask(account) if ask else None)
+        return cache[account.email]
+
+    return get
+
+
+def _envelope(message: Path) -> tuple[str, tuple[str, ...], str]:
+    """Sender, recipients (To + Cc) and subject from a message's headers."""
+    from email.utils import getaddresses
+
+    from .core.mime.parser import parse_entity
+
+    with open(message, "rb") as handle:
+        size = handle.seek(0, 2)
+        entity = parse_entity(handle, 0, size)
+    headers = entity.headers
+    if headers.get("Bcc"):
+        raise AddressError(
+            f"{message} has a Bcc header, which would show the Bcc recipients to everyone. "
+            "Use 'smimehelper compose --bcc' instead: each Bcc recipient gets a separate copy."
+        )
+    senders = [a for _, a in getaddresses([str(headers.get("From", ""))]) if a]
+    recipients = tuple(dict.fromkeys(a.lower() for _, a in getaddresses([str(v) for v in headers.get_all("To", []) + headers.get_all("Cc", [])]) if a))
+    if not senders or not recipients:
+        raise AddressError(f"{message} has no From or no To/Cc address, so it cannot be sent.")
+    return senders[0].lower(), recipients, str(headers.get("Subject", ""))
+
+
+def queue_message(stores: Stores, message: Path, account_email: str | None, *, recipients: tuple[str, ...] | None = None,
+                  append_to_sent: bool = True) -> OutboxItem:
+    sender, header_recipients, subject = _envelope(message)
+    if account_email:
+        account = stores.accounts.get(account_email)
+    else:  # the account of the From address, else the only (first) one
+        account = stores.accounts.get(sender if _has_account(stores, sender) else None)
+    size = message.stat().st_size
+    if size > account.size_limit:
+        raise MessageTooLarge(
+            f"The message is {size / 1e6:.1f} MB, more than the {account.size_limit / 1e6:.0f} MB your "
+            f"mail account ({account.email}) accepts. Send fewer or smaller files per message."
+        )
+    return stores.outbox.enqueue(message, account=account.email, envelope_from=sender,
+                                 recipients=recipients or header_recipients, subject=subject, append_to_sent=append_to_sent)
+
+
+def _has_account(stores: Stores, email: str) -> bool:
+    return any(a.email == email for a in stores.accounts.list())
+
+
+def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None) -> list[Delivered]:
+    return drain(stores.outbox, stores.accounts, password_source(stores, ask), ids=[i.id for i in items])
+
+
+def queue_composed(stores: Stores, outcome: ComposeOutcome, account_email: str | None) -> list[OutboxItem]:
+    """The main message (To + Cc) and each Bcc copy (to that address only) into the outbox."""
+    items = [queue_message(stores, outcome.result.path, account_email)]
+    for copy in outcome.bcc_copies:
+        items.append(queue_message(stores, copy.result.path, account_email, recipients=(copy.address,), append_to_sent=False))
+    return items

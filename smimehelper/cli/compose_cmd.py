@@ -21,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="sender", metavar="ADDR", help="your address (default: your default certificate's)")
     p.add_argument("--to", action="append", required=True, metavar="ADDR", help="recipient (repeat)")
     p.add_argument("--cc", action="append", default=[], metavar="ADDR", help="copy to (repeat)")
+    p.add_argument("--bcc", action="append", default=[], metavar="ADDR", help="blind copy (repeat): each gets a separately encrypted copy, never named in the headers")
     p.add_argument("--subject", required=True, metavar="TEXT", help="subject (NOT encrypted)")
     body = p.add_mutually_exclusive_group(required=True)
     body.add_argument("--body", metavar="TEXT", help="message text")
@@ -34,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--oaep", action="store_true", help="RSA-OAEP (SHA-256) key transport for RSA recipients")
     p.add_argument("--gcm", action="store_true", help="AES-256-GCM (AuthEnvelopedData) instead of AES-256-CBC")
     p.add_argument("-o", "--output", required=True, type=Path, metavar="OUT.eml", help="where to write the message")
+    p.add_argument("--send", action="store_true", help="send it through your mail account after writing it")
+    p.add_argument("--account", metavar="ADDR", help="the account to send with (default: the one for --from)")
+    p.add_argument("--password-file", type=Path, metavar="FILE", help="the mail account password (else keyring or asked)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 
@@ -45,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             sender=args.sender,
             to=tuple(args.to),
             cc=tuple(args.cc),
+            bcc=tuple(args.bcc),
             subject=args.subject,
             body=body,
             attachments=tuple(args.attach),
@@ -60,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         stores=services.Stores.open(args.home),
     )
     result = outcome.result
+    delivered = []
+    if args.send:
+        from .delivery_cmd import password_asker
+
+        stores = services.Stores.open(args.home)
+        items = services.queue_composed(stores, outcome, args.account)
+        delivered = services.send_messages(stores, items, password_asker(args.password_file))
     if args.json:
         emit_json(
             {
@@ -71,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
                 "cipher": result.cipher,
                 "encrypted_to": list(result.recipients),
                 "warnings": list(outcome.warnings),
+                "bcc_copies": [{"address": c.address, "path": str(c.result.path)} for c in outcome.bcc_copies],
+                "sent": [{"id": d.item.id, "state": d.item.state, "message": d.message} for d in delivered],
             }
         )
     else:
@@ -81,4 +95,10 @@ def run(args: argparse.Namespace) -> int:
             say("Signed with your certificate.")
         if result.encrypted:
             say(f"Encrypted ({result.cipher}) so that only these can read it: {', '.join(result.recipients)}.")
+        for copy in outcome.bcc_copies:
+            say(f"Blind copy for {copy.address}: {copy.result.path} (encrypted to them and you only).")
+        for d in delivered:
+            say(f"{d.item.id}: {d.message}")
+    if any(d.item.state != "sent" for d in delivered):
+        return exit_codes.DELIVERY_INCOMPLETE
     return exit_codes.OK

@@ -14,7 +14,7 @@ from .. import __version__
 from ..core.errors import SecurityVerdictError, UserError
 from pathlib import Path
 
-from . import compose_cmd, contacts_cmd, demo_cmd, exit_codes, identity_cmd, open_cmd, trust_cmd
+from . import compose_cmd, contacts_cmd, delivery_cmd, demo_cmd, exit_codes, identity_cmd, open_cmd, trust_cmd
 from .output import error
 
 
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     identity_cmd.register(subparsers)
     contacts_cmd.register(subparsers)
     trust_cmd.register(subparsers)
+    delivery_cmd.register(subparsers)
     demo_cmd.register(subparsers)
     return parser
 

@@ -65,6 +65,10 @@ class ComposeRequest:
     # What each correspondent's mail program announced (SMIMECapabilities OIDs), by address:
     # RSA-OAEP is used for a recipient that lists it, AES-GCM when every correspondent does.
     capabilities: tuple[tuple[str, frozenset[str]], ...] = ()
+    # Encrypt to these addresses (and the sender) instead of To + Cc: a Bcc recipient's own
+    # copy, whose RecipientInfos must not reveal them to the others (and vice versa).
+    encrypt_to: tuple[str, ...] | None = None
+    bcc: tuple[str, ...] = ()  # never written; only so their certificates count as used
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class ComposeResult:
     cipher: str | None
     recipients: tuple[str, ...]  # whose certificates the message is encrypted to
     warnings: tuple[str, ...] = field(default=())
+    sender: str = ""  # the From address (addr-spec), the SMTP envelope sender
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ def compose_to_file(
         cipher=cipher.value if cipher else None,
         recipients=plan.recipient_emails if request.encrypt else (),
         warnings=plan.warnings,
+        sender=plan.sender.addr_spec.lower(),
     )
 
 
@@ -190,7 +196,8 @@ def _plan(request: ComposeRequest) -> _Plan:
         recipients.append(Recipient(identity.cert, default))
         emails.append(sender_email)
         correspondents = []
-        for address in _unique_addresses(to + cc):
+        targets = to + cc if request.encrypt_to is None else tuple(parse_address(a) for a in request.encrypt_to)
+        for address in _unique_addresses(targets):
             email = address.addr_spec.lower()
             if email == sender_email:
                 continue  # already a recipient, with the certificate of the signing identity
@@ -264,7 +271,7 @@ def _compatibility_warnings(recipients: Sequence[Recipient], request: ComposeReq
 
 def unused_certificates(request: ComposeRequest) -> list[str]:
     """Addresses of given certificates that match nobody in To/Cc (probably a typo)."""
-    addressed = {parse_address(a).addr_spec.lower() for a in (*request.to, *request.cc)}
+    addressed = {parse_address(a).addr_spec.lower() for a in (*request.to, *request.cc, *request.bcc)}
     unused = []
     for cert in request.recipient_certs:
         emails = cert_emails(cert)
@@ -282,7 +289,7 @@ def precheck(request: ComposeRequest) -> None:
         )
     if not request.to:
         raise AddressError("Give at least one recipient (To).")
-    for text in (request.sender, *request.to, *request.cc):
+    for text in (request.sender, *request.to, *request.cc, *(request.encrypt_to or ())):
         parse_address(text)
 
 

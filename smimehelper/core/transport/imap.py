@@ -1,0 +1,109 @@
+"""Copies into the user's own mailbox over IMAP: the Sent folder after sending, Drafts for a
+message to finish in the mail program. TLS (993) or STARTTLS (143) only, certificate checked.
+
+Folders are found by their RFC 6154 SPECIAL-USE flag (\\Sent, \\Drafts), else by the names the
+big providers and mail programs use.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import re
+import ssl
+import time
+from pathlib import Path
+
+from ..errors import UserError
+from .accounts import Account
+from .smtp import tls_context
+
+FALLBACK_NAMES = {
+    "\\Sent": ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "[Gmail]/Sent Mail", "INBOX.Sent", "Gesendet", "Gesendete Elemente"),
+    "\\Drafts": ("Drafts", "Draft", "[Gmail]/Drafts", "INBOX.Drafts", "Entwürfe"),
+}
+_LIST_LINE = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<delim>[^"]*)"|NIL) (?P<name>.+)$')
+
+
+class ImapError(UserError):
+    pass
+
+
+def connect(account: Account, password: bytes | None) -> imaplib.IMAP4:
+    if not account.imap_host:
+        raise ImapError(f"No IMAP server is set up for {account.email}; add one with 'smimehelper account add ... --imap-host HOST'.")
+    context = tls_context(account)
+    where = f"{account.imap_host}:{account.imap_port}"
+    try:
+        if account.imap_security == "starttls":
+            conn: imaplib.IMAP4 = imaplib.IMAP4(account.imap_host, account.imap_port or 143, timeout=60)
+            if "STARTTLS" not in conn.capabilities:
+                conn.shutdown()
+                raise ImapError(f"The IMAP server {where} does not offer STARTTLS; smimehelper never logs in unencrypted.")
+            conn.starttls(ssl_context=context)
+        else:
+            conn = imaplib.IMAP4_SSL(account.imap_host, account.imap_port or 993, ssl_context=context, timeout=60)
+    except ssl.SSLCertVerificationError as exc:
+        raise ImapError(f"The IMAP server {where} presented a certificate that is not valid for it ({exc.verify_message}).") from None
+    except (OSError, imaplib.IMAP4.error) as exc:
+        if isinstance(exc, ImapError):
+            raise
+        raise ImapError(f"Cannot reach the IMAP server {where}: {exc}.") from None
+    if password is None:
+        conn.shutdown()
+        raise ImapError(f"The password for {account.username} is needed for IMAP.")
+    try:
+        conn.login(account.username, password.decode("utf-8"))
+    except imaplib.IMAP4.error as exc:
+        conn.shutdown()
+        raise ImapError(f"The IMAP server refused the login for {account.username}: {exc}.") from None
+    return conn
+
+
+def find_folder(conn: imaplib.IMAP4, use: str) -> str:
+    """The folder flagged ``use`` (\\Sent or \\Drafts), else one with a usual name."""
+    status, lines = conn.list()
+    if status != "OK":
+        raise ImapError("The IMAP server did not list its folders.")
+    names: list[tuple[str, str]] = []
+    for raw in lines:
+        if not isinstance(raw, bytes):
+            continue
+        match = _LIST_LINE.match(raw)
+        if not match:
+            continue
+        name = match.group("name").strip()
+        if name.startswith(b'"') and name.endswith(b'"'):
+            name = name[1:-1].replace(b'\\"', b'"').replace(b"\\\\", b"\\")
+        names.append((match.group("flags").decode("ascii", "replace"), name.decode("utf-8", "replace")))
+    for flags, name in names:
+        if use.lower() in flags.lower().split():
+            return name
+    by_name = {name.lower(): name for _, name in names}
+    for candidate in FALLBACK_NAMES[use]:
+        if candidate.lower() in by_name:
+            return by_name[candidate.lower()]
+    raise ImapError(f"The mailbox has no {use[1:]} folder (none flagged {use}, none with a usual name).")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def append(account: Account, password: bytes | None, use: str, message: Path, *, draft: bool = False) -> str:
+    """Append ``message`` to the \\Sent or \\Drafts folder; returns the folder name."""
+    data = message.read_bytes()
+    conn = connect(account, password)
+    try:
+        folder = find_folder(conn, use)
+        flags = "(\\Seen \\Draft)" if draft else "(\\Seen)"
+        status, response = conn.append(_quote(folder), flags, imaplib.Time2Internaldate(time.time()), data)
+        if status != "OK":
+            raise ImapError(f"The IMAP server did not store the copy in {folder}: {response}.")
+        return folder
+    except imaplib.IMAP4.error as exc:
+        raise ImapError(f"The IMAP server did not store the copy: {exc}.") from None
+    finally:
+        try:
+            conn.logout()
+        except (OSError, imaplib.IMAP4.error):
+            pass
