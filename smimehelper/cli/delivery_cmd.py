@@ -155,7 +155,8 @@ def run_outbox_list(args: argparse.Namespace) -> int:
         emit_json({"messages": [
             {"id": i.id, "state": i.state, "account": i.account, "recipients": list(i.recipients), "subject": i.subject,
              "size": i.size, "created": i.created, "updated": i.updated, "attempts": i.attempts,
-             "last_reply": i.last_reply, "next_attempt": i.next_attempt} for i in items]})
+             "last_reply": i.last_reply, "next_attempt": i.next_attempt,
+             "note": i.history[-1][2] if i.history else ""} for i in items]})
         return exit_codes.OK
     if not items:
         say("The outbox is empty.")
@@ -163,6 +164,8 @@ def run_outbox_list(args: argparse.Namespace) -> int:
         say(f"{i.id}  {i.state:11} {printable(i.subject)[:40]:40} to {', '.join(i.recipients)}")
         if i.last_reply:
             say(f"    last reply: {printable(i.last_reply)}")
+        if i.history and i.state in ("queued", "failed") and i.history[-1][2] != i.last_reply:
+            say(f"    {printable(i.history[-1][2])}")
     return exit_codes.OK
 
 

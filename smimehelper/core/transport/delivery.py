@@ -65,6 +65,16 @@ def _send_one(outbox: Outbox, session: SmtpSession, account: Account, password: 
     try:
         reply = session.send(outbox.message_path(item.id), item.envelope_from, item.recipients, on_handed_over=handed_over)
     except DeliveryError as exc:
+        if marker["item"].state == HANDED_OVER and not exc.reply:
+            # Every byte reached the server and then the answer was lost: it has probably been
+            # accepted. Sending again could deliver it twice, so the user decides.
+            updated = outbox.mark(
+                marker["item"], FAILED, reply=exc.reply or str(exc),
+                note="the connection broke after the whole message was handed to the server; it has "
+                     "probably been accepted. Not sent again automatically: check with the recipient, "
+                     "then 'smimehelper outbox retry ID' if needed",
+            )
+            return Delivered(updated, f"Unclear: {exc} The server has probably accepted it; not sent again automatically.")
         if exc.transient:
             updated = outbox.mark(marker["item"], QUEUED, note=str(exc), reply=exc.reply or str(exc), retry=True)
             return Delivered(updated, f"Not sent yet: {exc}")

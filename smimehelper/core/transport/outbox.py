@@ -73,7 +73,7 @@ class Outbox:
             raise OutboxError(f"Cannot put the message in the outbox: {exc.strerror}.") from None
         stamp = _now().isoformat()
         item = OutboxItem(item_id, QUEUED, account, envelope_from, tuple(recipients), subject, size, stamp, stamp,
-                          history=((stamp, QUEUED, "put in the outbox"),))
+                          append_to_sent=append_to_sent, history=((stamp, QUEUED, "put in the outbox"),))
         self._save(item)
         return item
 

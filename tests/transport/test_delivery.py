@@ -1,0 +1,232 @@
+"""Delivery against real servers on this machine: aiosmtpd (STARTTLS/TLS/AUTH and failure modes)
+and Dovecot (IMAP with TLS), driven through the CLI as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from smimehelper import services
+from smimehelper.cli.main import main
+from tests.judges import openssl_decrypt
+from tests.pki.make_pki import Pki
+from tests.transport.servers import DovecotServer, SmtpServer, imap_fetch_all
+
+PASSWORD = "imap-pass"  # the same secret for SMTP and IMAP, as with real providers
+
+
+@pytest.fixture
+def setup(pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):  # type: ignore[no-untyped-def]
+    """alice imported, the test root trusted, bob a contact; the clock at the PKI's time."""
+    monkeypatch.setattr(services, "clock", lambda: pki.now)
+    password = tmp_path / "password.txt"
+    password.write_text(PASSWORD)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    assert run("identity", "import", str(pki.entity("alice").p12), "--passphrase-file", str(pki.passphrase_file))[0] == 0
+    assert run("trust", "add", str(pki.root.cert_pem))[0] == 0
+    assert run("contacts", "import", str(pki.entity("bob").cert_pem), str(pki.entity("carol").cert_pem))[0] == 0
+    return run, password, tmp_path
+
+
+def add_account(run, password: Path, server: SmtpServer, dovecot: DovecotServer | None = None, security: str = "starttls") -> None:  # type: ignore[no-untyped-def]
+    args = ["account", "add", "--email", "alice@example.org", "--smtp-host", server.host, "--smtp-port", str(server.port),
+            "--security", security, "--username", "dentist@example.org", "--password-file", str(password),
+            "--cafile", str(server.tls.cafile)]
+    if dovecot is not None:
+        args += ["--imap-host", dovecot.host, "--imap-port", str(dovecot.port), "--imap-security", "starttls"]
+    code, out, err = run(*args)
+    assert code == 0, err
+
+
+def compose_send(run, password: Path, pki: Pki, tmp_path: Path, *extra: str) -> tuple[int, str, str, Path]:  # type: ignore[no-untyped-def]
+    out = tmp_path / "m.eml"
+    code, stdout, err = run("compose", "--to", "bob@example.org", "--subject", "Referral", "--body", "Hello\n",
+                            "-o", str(out), "--passphrase-file", str(pki.passphrase_file), "--send",
+                            "--password-file", str(password), *extra)
+    return code, stdout, err, out
+
+
+def outbox(run) -> list[dict]:  # type: ignore[no-untyped-def]
+    code, out, _ = run("outbox", "list", "--json")
+    assert code == 0
+    return json.loads(out)["messages"]
+
+
+def test_starttls_auth_byte_identical_with_sent_copy_and_bcc(setup, smtp_server_factory, clean_dovecot: DovecotServer, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("starttls", password=PASSWORD)
+    add_account(run, password, server, clean_dovecot)
+    code, out, err, message = compose_send(run, password, pki, tmp_path, "--bcc", "carol@example.org")
+    assert code == 0, out + err
+    assert len(server.received) == 2 and len(server.sessions) == 1  # one connection for both
+    main_copy, bcc_copy = sorted(server.received, key=lambda m: m.rcpt_tos)
+    assert main_copy.rcpt_tos == ("bob@example.org",) and bcc_copy.rcpt_tos == ("carol@example.org",)
+    assert main_copy.data == message.read_bytes()  # byte-identical
+    assert main_copy.mail_from == "alice@example.org" and main_copy.tls and main_copy.auth_user == "dentist@example.org"
+    for got in server.received:
+        headers = got.data.split(b"\r\n\r\n", 1)[0].lower()
+        assert b"\nbcc:" not in headers and b"carol" not in headers
+    assert all(a.tls for a in server.auth_attempts)
+    # the Bcc copy is encrypted to carol and alice only; bob's copy does not name carol
+    bob, carol = pki.entity("bob"), pki.entity("carol")
+    openssl_decrypt(message, bob.cert_pem, bob.key_path)
+    with pytest.raises(Exception):
+        openssl_decrypt(bcc_copy.data, bob.cert_pem, bob.key_path)
+    openssl_decrypt(bcc_copy.data, carol.cert_pem, carol.key_path)
+    # the Sent copy over IMAP is the same bytes (the main copy only)
+    assert imap_fetch_all(clean_dovecot, "Sent") == [message.read_bytes()]
+    assert [m["state"] for m in outbox(run)] == ["sent", "sent"]
+
+
+def test_implicit_tls(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("smtps", password=PASSWORD)
+    add_account(run, password, server, security="tls")
+    code, out, err, message = compose_send(run, password, pki, tmp_path)
+    assert code == 0, out + err
+    assert [m.data for m in server.received] == [message.read_bytes()]
+
+
+def test_plaintext_only_server_is_refused_and_the_message_stays_queued(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("plain", password=PASSWORD)
+    add_account(run, password, server)
+    code, out, err, _ = compose_send(run, password, pki, tmp_path)
+    assert code == 4
+    assert "does not offer an encrypted connection" in out
+    assert server.received == [] and server.auth_attempts == []  # the password never went out in clear
+    (item,) = outbox(run)
+    assert item["state"] == "queued" and "STARTTLS" in item["last_reply"]
+
+
+def test_certificate_for_another_host_is_refused(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("wronghost", password=PASSWORD)
+    add_account(run, password, server)
+    code, out, _, _ = compose_send(run, password, pki, tmp_path)
+    assert code == 4 and "not valid for it" in out
+    assert server.received == [] and server.auth_attempts == []
+    assert outbox(run)[0]["state"] == "queued"
+
+
+def test_temporary_failure_then_accepted(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("tempfail", password=PASSWORD, tempfail_count=1)
+    add_account(run, password, server)
+    code, out, _, message = compose_send(run, password, pki, tmp_path)
+    assert code == 4 and "451" in out
+    (item,) = outbox(run)
+    assert item["state"] == "queued" and item["next_attempt"] and item["last_reply"].startswith("451")
+    code, out, _ = run("outbox", "retry", item["id"], "--password-file", str(password))
+    assert code == 0, out
+    assert [m.data for m in server.received] == [message.read_bytes()]
+    assert outbox(run)[0]["state"] == "sent"
+
+
+def test_permanent_failure_keeps_the_servers_words(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("reject", password=PASSWORD)
+    add_account(run, password, server)
+    code, out, _, _ = compose_send(run, password, pki, tmp_path)
+    assert code == 4
+    (item,) = outbox(run)
+    assert item["state"] == "failed" and "5.7.1 Message rejected by policy" in item["last_reply"]
+    assert server.received == []
+
+
+def test_connection_dropped_after_the_whole_message_is_never_sent_twice(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("drop", password=PASSWORD)
+    add_account(run, password, server)
+    code, out, _, _ = compose_send(run, password, pki, tmp_path)
+    assert code == 4 and "probably" in out
+    (item,) = outbox(run)
+    assert item["state"] == "failed"
+    code, out, _ = run("outbox", "retry", "--password-file", str(password))  # nothing is waiting
+    assert "Nothing is waiting" in out and len(server.data_attempts) == 1
+
+
+def test_too_large_for_the_server_is_refused_before_upload(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("starttls", password=PASSWORD, size_limit=50_000)
+    add_account(run, password, server)
+    big = tmp_path / "scan.bin"
+    big.write_bytes(os.urandom(60_000))
+    code, out, _, _ = compose_send(run, password, pki, tmp_path, "--attach", str(big))
+    assert code == 4 and "accepts at most" in out
+    assert server.data_attempts == []
+    assert outbox(run)[0]["state"] == "failed"
+
+
+def test_account_limit_checked_before_queueing(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("starttls", password=PASSWORD, size_limit=None)
+    add_account(run, password, server)
+    code, _, err = run("account", "add", "--email", "alice@example.org", "--smtp-host", server.host, "--smtp-port", str(server.port),
+                       "--security", "starttls", "--username", "dentist@example.org", "--cafile", str(server.tls.cafile),
+                       "--size-limit-mb", "0.001")
+    assert code == 0, err
+    code, _, err, _ = compose_send(run, password, pki, tmp_path)
+    assert code == 2 and "more than the 0 MB your mail account" in err
+    assert outbox(run) == [] and server.data_attempts == []
+
+
+def test_export_to_imap_drafts_and_as_outlook_draft(setup, smtp_server_factory, clean_dovecot_names: DovecotServer, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("starttls", password=PASSWORD)
+    add_account(run, password, server, clean_dovecot_names)  # folders found by name, no SPECIAL-USE
+    message = tmp_path / "draft-source.eml"
+    code, _, err = run("compose", "--to", "bob@example.org", "--subject", "s", "--body", "b", "-o", str(message),
+                       "--passphrase-file", str(pki.passphrase_file))
+    assert code == 0, err
+    code, out, err = run("export", str(message), "--imap-drafts", "--password-file", str(password))
+    assert code == 0, err
+    assert imap_fetch_all(clean_dovecot_names, "Drafts") == [message.read_bytes()]
+    draft = tmp_path / "outlook.eml"
+    assert run("export", str(message), "--to-draft", str(draft))[0] == 0
+    assert draft.read_bytes() == b"X-Unsent: 1\r\n" + message.read_bytes()
+
+
+def _spawn_send(message: Path, password: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "smimehelper.cli.main", "send", str(message), "--password-file", str(password)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=dict(os.environ))
+
+
+@pytest.mark.parametrize("hold", ["rcpt", "data-reply"])
+def test_kill_9_while_sending_loses_nothing_and_never_sends_twice(setup, smtp_server_factory, pki: Pki, hold: str) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("starttls", password=PASSWORD)
+    server.hold = hold
+    add_account(run, password, server)
+    message = tmp_path / "m.eml"
+    assert run("compose", "--to", "bob@example.org", "--subject", "s", "--body", "b", "-o", str(message),
+               "--passphrase-file", str(pki.passphrase_file))[0] == 0
+    process = _spawn_send(message, password)
+    assert server.holding.wait(30), process.communicate(timeout=5)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(10)
+    server.release()
+    time.sleep(0.3)
+    (item,) = outbox(run)
+    assert item["state"] == ("sending" if hold == "rcpt" else "handed-over")
+    server.hold = None
+    code, out, _ = run("outbox", "retry", "--password-file", str(password))
+    after = outbox(run)[0]
+    if hold == "rcpt":  # the server never got the message: it is sent now, once
+        assert code == 0 and after["state"] == "sent"
+        assert [m.data for m in server.received] == [message.read_bytes()]
+    else:  # the server got it all: it may have been accepted, so it is not sent again
+        assert after["state"] == "failed" and "probably been accepted" in after["note"]
+        assert len(server.data_attempts) == 1
