@@ -230,3 +230,20 @@ def test_kill_9_while_sending_loses_nothing_and_never_sends_twice(setup, smtp_se
     else:  # the server got it all: it may have been accepted, so it is not sent again
         assert after["state"] == "failed" and "probably been accepted" in after["note"]
         assert len(server.data_attempts) == 1
+
+
+def test_many_queued_messages_share_one_connection_without_leaking(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    run, password, tmp_path = setup
+    server = smtp_server_factory("starttls", password=PASSWORD)
+    add_account(run, password, server)
+    message = tmp_path / "m.eml"
+    assert run("compose", "--to", "bob@example.org", "--subject", "s", "--body", "b", "-o", str(message),
+               "--passphrase-file", str(pki.passphrase_file))[0] == 0
+    stores = services.Stores.open()
+    for _ in range(60):
+        services.queue_message(stores, message, None, append_to_sent=False)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    code, out, _ = run("outbox", "retry", "--password-file", str(password))
+    assert code == 0, out
+    assert len(server.received) == 60 and len(server.sessions) == 1
+    assert len(os.listdir("/proc/self/fd")) <= descriptors
