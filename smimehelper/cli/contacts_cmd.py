@@ -9,7 +9,7 @@ from .. import services
 from ..core.certs import describe
 from ..core.cms.capabilities import parse_capabilities
 from . import exit_codes
-from .output import emit_json, printable, say
+from .output import emit_json, print_or_write, printable, say
 from .prompt import passphrase_asker
 
 
@@ -119,11 +119,5 @@ def run_remove(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     pem = services.Stores.open(args.home).contacts.export(args.address)
-    if args.output is None:
-        say(pem.decode("ascii").rstrip())
-    else:
-        from ..core.atomic import write_atomic
-
-        write_atomic(args.output, pem, mode=0o644)
-        say(f"Wrote the certificates of {args.address} to {args.output}.")
+    print_or_write(pem, args.output, f"Wrote the certificates of {args.address} to {args.output}.")
     return exit_codes.OK

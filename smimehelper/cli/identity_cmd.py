@@ -10,7 +10,7 @@ from .. import services
 from ..core.certs import describe
 from ..core.identity_store import StoredIdentity
 from . import exit_codes
-from .output import emit_json, say, warn
+from .output import emit_json, print_or_write, say, warn
 from .prompt import new_passphrase_asker, passphrase_asker
 
 
@@ -148,13 +148,7 @@ def run_default(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     pem = services.Stores.open(args.home).identities.export_certificate(args.selector)
-    if args.output is None:
-        say(pem.decode("ascii").rstrip())
-    else:
-        from ..core.atomic import write_atomic
-
-        write_atomic(args.output, pem, mode=0o644)
-        say(f"Wrote your public certificate to {args.output}; send it to your colleagues.")
+    print_or_write(pem, args.output, f"Wrote your public certificate to {args.output}; send it to your colleagues.")
     return exit_codes.OK
 
 
@@ -166,14 +160,10 @@ def run_new(args: argparse.Namespace) -> int:
     request = stores.identities.new_request(email, args.name, args.ec, new_passphrase_asker(args.passphrase_file))
     hint = ("Send this request to your certificate provider; import the certificate they return "
             "with 'smimehelper identity import-cert CERT'.")
+    print_or_write(request.csr_pem, args.output, f"Wrote the certificate request to {args.output}.")
     if args.output is None:
-        say(request.csr_pem.decode("ascii").rstrip())
         sys.stderr.write(hint + "\n")  # stdout stays the bare request, for piping
     else:
-        from ..core.atomic import write_atomic
-
-        write_atomic(args.output, request.csr_pem, mode=0o644)
-        say(f"Wrote the certificate request to {args.output}.")
         say(hint)
     return exit_codes.OK
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -54,3 +55,14 @@ def printable(text: str | None, *, multiline: bool = False) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+def print_or_write(data: bytes, output: Path | None, written: str) -> None:
+    """Public material (certificates, requests): to stdout, or atomically to ``output`` (0644)."""
+    if output is None:
+        say(data.decode("ascii").rstrip())
+        return
+    from ..core.atomic import write_atomic
+
+    write_atomic(output, data, mode=0o644)
+    say(written)

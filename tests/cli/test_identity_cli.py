@@ -23,7 +23,6 @@ import sys
 from pathlib import Path
 
 import keyring
-import keyring.backend
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -34,6 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from smimehelper import services
 from tests.cli.test_compose_cli import CliResult, frozen_clock, run_main, run_script  # noqa: F401 (fixture)
 from tests.judges import openssl_decrypt, openssl_verify
+from tests.memory_keyring import MemoryKeyring
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 
 PASSPHRASE = b"test-pass"  # of every .p12 of the test PKI (pki.passphrase_file)
@@ -92,28 +92,8 @@ def parse_mime(data: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(data, policy=email.policy.default)  # type: ignore[return-value]
 
 
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A secure-looking keyring that keeps its secrets in a dict (priority 1)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.secrets.pop((service, username), None)
 
 
-# The metaclass registers every subclass as a candidate backend; keep it out of keyring's own
-# backend discovery, it is installed explicitly with keyring.set_keyring where wanted.
-getattr(keyring.backend.KeyringBackend, "_classes", set()).discard(MemoryKeyring)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import datetime as dt
 from pathlib import Path
 
 import keyring
-import keyring.backend
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -14,28 +13,12 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from smimehelper.core.errors import CertificateError, PassphraseError
 from smimehelper.core.identity_store import IdentityNotFound, IdentityStore
 from smimehelper.core.secrets import OsKeyring
+from tests.memory_keyring import MemoryKeyring
 from tests.pki.make_pki import Pki
 
 PASS = b"test-pass"
 
 
-class MemoryKeyring(keyring.backend.KeyringBackend):
-    """A secure-looking keyring that keeps secrets in memory (the test stand-in for the OS one)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.secrets.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.secrets.pop((service, username), None)
 
 
 @pytest.fixture(params=["keyring", "no-keyring"])
