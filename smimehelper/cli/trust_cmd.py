@@ -23,6 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm = sub.add_parser("remove", help="stop trusting an authority")
     rm.add_argument("selector", metavar="FINGERPRINT|NAME")
     rm.set_defaults(handler=run_remove)
+    revocation = sub.add_parser(
+        "revocation", help="what to do when revocation cannot be checked (offline): soft = warn, strict = refuse")
+    revocation.add_argument("mode", nargs="?", choices=("soft", "strict"), help="omit to show the current mode")
+    revocation.set_defaults(handler=run_revocation)
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -52,4 +56,15 @@ def run_list(args: argparse.Namespace) -> int:
 def run_remove(args: argparse.Namespace) -> int:
     entry = services.Stores.open(args.home).trust.remove(args.selector)
     say(f"No longer trusting {printable(describe(entry.cert).subject)}.")
+    return exit_codes.OK
+
+
+def run_revocation(args: argparse.Namespace) -> int:
+    stores = services.Stores.open(args.home)
+    if args.mode is not None:
+        stores.settings.set("strict_revocation", args.mode == "strict")
+    strict = stores.strict_revocation()
+    say("Revocation checking: strict - a certificate whose revocation cannot be checked is refused."
+        if strict else
+        "Revocation checking: soft - when revocation cannot be checked (offline), you are warned and the certificate is used.")
     return exit_codes.OK

@@ -436,3 +436,21 @@ def test_damaged_store_files_are_reported(pki: Pki, isolated_home: Path, capsys:
     fails(["trust", "list"], capsys, "trust.json", "not a smimehelper trust file")
     (isolated_home / "trust.json").write_text('{"kind": "trust", "schema": 99, "anchors": []}', encoding="utf-8")
     fails(["trust", "list"], capsys, "newer smimehelper")
+
+
+def test_strict_revocation_setting_refuses_unchecked_certificates(pki, tmp_path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """bob's CRL address answers nothing: soft mode warns and sends, strict mode refuses."""
+    from smimehelper import services
+    from smimehelper.cli.main import main
+
+    monkeypatch.setattr(services, "clock", lambda: pki.now)
+    assert main(["identity", "import", str(pki.entity("alice").p12), "--passphrase-file", str(pki.passphrase_file)]) == 0
+    assert main(["trust", "add", str(pki.root.cert_pem)]) == 0
+    assert main(["contacts", "import", str(pki.entity("bob").cert_pem)]) == 0
+    compose = ["compose", "--to", "bob@example.org", "--subject", "s", "--body", "b", "--passphrase-file", str(pki.passphrase_file)]
+    assert main([*compose, "-o", str(tmp_path / "soft.eml")]) == 0
+    assert "revoked could not be checked" in capsys.readouterr().err
+    assert main(["trust", "revocation", "strict"]) == 0
+    assert "strict" in capsys.readouterr().out
+    assert main([*compose, "-o", str(tmp_path / "strict.eml")]) == 2
+    assert "could not be checked" in capsys.readouterr().err and not (tmp_path / "strict.eml").exists()
