@@ -25,5 +25,7 @@ ensure_venv() {
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 }
 
-# What the app needs at run time: OpenSSL, and the libraries Qt 6 loads.
-RUNTIME_PACKAGES=(python3-venv openssl libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3)
+# What the app needs at run time: OpenSSL, and the libraries Qt 6 loads (xcb for X11 desktops).
+RUNTIME_PACKAGES=(python3-venv openssl libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+    libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-randr0 libxcb-render-util0
+    libxcb-shape0 libxcb-xfixes0 libxcb-xkb1 libxcb-sync1 libxcb-shm0 libxcb-util1 libx11-xcb1)

@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     contacts_cmd.register(subparsers)
     trust_cmd.register(subparsers)
     delivery_cmd.register(subparsers)
+    gui = subparsers.add_parser("gui", help="start the desktop app")
+    gui.add_argument("message", nargs="?", type=Path, help="a message (.eml) to open")
+    gui.set_defaults(handler=lambda args: __import__("smimehelper.gui.app", fromlist=["run"]).run(args.home, args.message))
     demo_cmd.register(subparsers)
     return parser
 

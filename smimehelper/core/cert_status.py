@@ -28,7 +28,6 @@ from pyhanko_certvalidator.errors import (
     PathValidationError,
     RevokedError,
 )
-from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
 from .certs import cert_emails, describe
 from .validation import Purpose, find_problem
@@ -143,6 +142,9 @@ def _key_usages(cert: x509.Certificate, purpose: Purpose) -> list[set[str]]:
 
 
 async def _validate(cert, purpose, now, anchors, intermediates, fetch, strict) -> list[Exception]:  # type: ignore[no-untyped-def]
+    # Imported here: aiohttp costs ~0.15 s at start-up, and most runs never validate online.
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
     backend = AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_SECONDS)
     async with backend as fetchers:
         usages = _key_usages(cert, purpose)

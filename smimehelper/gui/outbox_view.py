@@ -1,0 +1,273 @@
+"""The outbox: what is waiting, sent or failed, with the mail server's last words.
+
+Retry sends on a worker thread (one connection per account); the account password is asked
+first, on the GUI thread, only for accounts whose password is not in the system keyring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import services
+from ..core.errors import UserError
+from ..core.transport.delivery import Delivered
+from ..core.transport.outbox import FAILED, HANDED_OVER, QUEUED, SENDING, SENT, OutboxItem
+from .context import GuiContext
+from .open_view import CAUTION, GOOD, INFO, PROBLEM, Banner, alive, plain_label, visible
+from .style import icon
+
+COLUMNS = ("State", "To", "Subject", "Last server reply", "Note")
+STATE_WORDS = {
+    QUEUED: "Waiting",
+    SENDING: "Sending",
+    HANDED_OVER: "Handed over, answer missing",
+    SENT: "Sent",
+    FAILED: "Failed",
+}
+STATE_COLOURS = {QUEUED: "#9a6700", SENDING: "#3c4a5c", HANDED_OVER: "#9a6700", SENT: "#1b7f3b", FAILED: "#b3261e"}
+ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+class OutboxView(QWidget):
+    """The "Outbox" tab.
+
+    Public API: ``refresh()``, ``items()`` (the OutboxItems shown, in table order),
+    ``select_ids(ids)``, ``selected_items()``, ``retry_selected()``, ``retry_all()``,
+    ``remove_selected()``, ``is_busy()``, ``table``, ``banner``; signals ``delivered(list)``
+    (the Delivered results of a retry) and ``failed(str)``.
+    """
+
+    delivered = Signal(list)
+    failed = Signal(str)
+
+    def __init__(self, ctx: GuiContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self._busy = 0
+        self._items: list[OutboxItem] = []
+        self._build()
+        self.refresh()
+
+    def _build(self) -> None:
+        self.retry_button = self._button("send", "Re&try selected", "Try again now to send the selected messages (also failed ones)", self.retry_selected)
+        self.retry_all_button = self._button("send", "Send all &waiting", "Try now to send every message that is waiting", self.retry_all)
+        self.remove_button = self._button("", "&Remove", "Remove the selected messages from the outbox (Delete)", self.remove_selected)
+        self.refresh_button = self._button("outbox", "Re&fresh", "Show the current state of the outbox", self.refresh)
+        top = QHBoxLayout()
+        for button in (self.retry_button, self.retry_all_button, self.remove_button):
+            top.addWidget(button)
+        top.addStretch(1)
+        top.addWidget(self.refresh_button)
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        self.table.setAccessibleName("Outbox messages")
+        self.table.setToolTip("Messages waiting to be sent, sent, or failed; hover over a row for its history")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((190, 160, 160, 220)):
+            self.table.setColumnWidth(column, width)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+
+        self.empty = plain_label("The outbox is empty.", selectable=False)
+        self.empty.setAccessibleName("Outbox state")
+        self.banner = Banner(name="Status")
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.empty)
+        layout.addWidget(self.banner)
+        delete = QShortcut(QKeySequence.StandardKey.Delete, self.table)
+        delete.setContext(Qt.ShortcutContext.WidgetShortcut)
+        delete.activated.connect(self.remove_selected)
+
+    def _button(self, icon_name: str, text: str, tip: str, slot: Callable[[], None]) -> QPushButton:
+        button = QPushButton(icon(icon_name), text)
+        button.setToolTip(tip)
+        button.setAccessibleName(text.replace("&", ""))
+        button.clicked.connect(lambda _checked=False: slot())
+        return button
+
+    # -- listing --------------------------------------------------------------------------------
+    def is_busy(self) -> bool:
+        return self._busy > 0
+
+    def refresh(self) -> None:
+        keep = {i.id for i in self.selected_items()}
+        try:
+            items = self.ctx.stores().outbox.items()
+        except UserError as exc:
+            self.banner.show_message(str(exc), PROBLEM)
+            return
+        items.sort(key=lambda i: i.created, reverse=True)
+        self._items = items
+        self.table.setRowCount(len(items))
+        for row, item in enumerate(items):
+            note = item.history[-1][2] if item.history else ""
+            if note and note == item.last_reply:
+                note = ""  # the server's words are in their own column already
+            cells = (STATE_WORDS.get(item.state, item.state), ", ".join(item.recipients), item.subject, item.last_reply, note)
+            history = "\n".join(f"{when[:19].replace('T', ' ')}  {state}: {text}" for when, state, text in item.history[-8:])
+            for column, text in enumerate(cells):
+                cell = QTableWidgetItem(visible(text))
+                cell.setData(ITEM_ROLE, item.id)
+                cell.setToolTip(visible(f"{item.id}, from {item.envelope_from} via {item.account}, "
+                                        f"{item.size} bytes, {item.attempts} attempt(s)\n{history}", multiline=True))
+                self.table.setItem(row, column, cell)
+            state_cell = self.table.item(row, 0)
+            state_cell.setForeground(QBrush(QColor(STATE_COLOURS.get(item.state, "#3c4a5c"))))
+            if item.state == QUEUED and item.next_attempt:
+                state_cell.setText(f"Waiting (next try {item.next_attempt[11:16]} UTC)")
+        self.empty.setVisible(not items)
+        self.select_ids(keep)
+        self._update_buttons()
+
+    def items(self) -> list[OutboxItem]:
+        return list(self._items)
+
+    def select_ids(self, ids: Sequence[str] | set[str]) -> None:
+        wanted = set(ids)
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for row, item in enumerate(self._items):
+            if item.id in wanted:
+                self.table.selectRow(row)
+        self.table.setSelectionMode(mode)
+
+    def selected_items(self) -> list[OutboxItem]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()}) if self.table.selectionModel() else []
+        return [self._items[r] for r in rows if r < len(self._items)]
+
+    def _update_buttons(self) -> None:
+        chosen = self.selected_items()
+        idle = not self.is_busy()
+        self.retry_button.setEnabled(idle and any(i.state not in (SENT, SENDING) for i in chosen))
+        self.retry_all_button.setEnabled(idle and any(i.state == QUEUED for i in self._items))
+        self.remove_button.setEnabled(idle and bool(chosen))
+
+    # -- sending --------------------------------------------------------------------------------
+    def retry_selected(self) -> None:
+        """Send the selected messages now, failed ones included (sent ones are left alone)."""
+        self._send([i for i in self.selected_items() if i.state not in (SENT, SENDING)])
+
+    def retry_all(self) -> None:
+        """Send every waiting message now (failed ones only when selected: see Retry selected)."""
+        self._send([i for i in self._items if i.state == QUEUED])
+
+    def _send(self, items: list[OutboxItem]) -> None:
+        if not items:
+            self.banner.show_message("Nothing is waiting to be sent.", INFO)
+            return
+        stores = self.ctx.stores()
+        passwords: dict[str, bytes | None] = {}
+        try:
+            for email in dict.fromkeys(i.account for i in items):
+                account = stores.accounts.get(email)
+                if stores.accounts.password(account) is not None:
+                    continue
+                asked = self.ctx.ask_secret(
+                    self, "Mail account password",
+                    f"Password for {account.username} at {account.smtp_host} (leave empty if the server needs none):")
+                if asked is None:
+                    self.banner.show_message("Nothing was sent: no password was given.", CAUTION)
+                    return
+                passwords[account.email] = asked or None
+        except UserError as exc:
+            self.banner.show_message(str(exc), PROBLEM)
+            return
+        ctx = self.ctx
+
+        def work(_control: Any) -> list[Delivered]:
+            return services.send_messages(ctx.stores(), items, lambda account: passwords.get(account.email))
+
+        def done(results: list[Delivered]) -> None:
+            self.refresh()
+            if not results:
+                self.banner.show_message("Nothing was sent: the messages were no longer waiting.", INFO)
+            else:
+                lines = [visible(f"{d.item.subject or d.item.id}: {d.message}") for d in results]
+                if all(d.item.state == SENT for d in results):
+                    level = GOOD
+                elif all(d.item.state in (SENT, QUEUED) for d in results):
+                    level = CAUTION  # still waiting: tried again later
+                else:
+                    level = PROBLEM
+                self.banner.show_message("\n".join(lines), level)
+            self.delivered.emit(results)
+
+        def failed(message: str) -> None:
+            self.refresh()
+            self.banner.show_message(f"Sending failed: {message}", PROBLEM)
+            self.failed.emit(message)
+
+        self.banner.show_message(f"Sending {len(items)} message{'s' if len(items) != 1 else ''} ...", INFO)
+        self._start(work, done, failed)
+
+    def remove_selected(self) -> None:
+        chosen = self.selected_items()
+        if not chosen:
+            return
+        what = f"“{visible(chosen[0].subject)}”" if len(chosen) == 1 else f"{len(chosen)} messages"
+        unsent = [i for i in chosen if i.state != SENT]
+        warning = "\n\nIt has not been sent; it will not be." if len(chosen) == 1 and unsent else (
+            "\n\nSome of them have not been sent; they will not be." if unsent else "")
+        answer = QMessageBox.question(
+            self, "Remove from the outbox", f"Remove {what} from the outbox?{warning}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        outbox = self.ctx.stores().outbox
+        problems = []
+        for item in chosen:
+            try:
+                outbox.remove(item.id)
+            except UserError as exc:
+                problems.append(str(exc))
+        self.refresh()
+        if problems:
+            self.banner.show_message("\n".join(problems), PROBLEM)
+        else:
+            self.banner.show_message(f"Removed {what} from the outbox.", GOOD)
+
+    def _start(self, work: Callable[[Any], Any], done: Callable[[Any], None], error: Callable[[str], None]) -> None:
+        self._busy += 1
+        self._update_buttons()
+
+        def finish() -> bool:
+            if not alive(self):
+                return False
+            self._busy -= 1
+            self._update_buttons()
+            return True
+
+        self.ctx.tasks.run(
+            work,
+            on_done=lambda result: finish() and done(result),
+            on_error=lambda message: finish() and error(message),
+        )
+
+
+__all__ = ["OutboxView", "STATE_WORDS"]

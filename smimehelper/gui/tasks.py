@@ -1,0 +1,98 @@
+"""Run use cases off the GUI thread, with progress, cancel, and results back on the GUI thread.
+
+Like Anki's ``CollectionOp``: ``runner.run(work, on_done=..., on_error=...)``. ``work`` receives a
+:class:`TaskControl` to report progress and to see whether the user pressed Cancel; the window
+never freezes, whatever the size of the study being encrypted.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from ..core.errors import SmimeHelperError
+
+
+class TaskControl:
+    def __init__(self, emit_progress: Callable[[int, int], None]) -> None:
+        self._cancel = threading.Event()
+        self._emit = emit_progress
+
+    def progress(self, done: int, total: int) -> None:
+        self._emit(done, total)
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+
+class _Signals(QObject):
+    progress = Signal(int, int)
+    done = Signal(object)
+    failed = Signal(str, bool)  # message, is_user_error
+
+
+class _Job(QRunnable):
+    def __init__(self, work: Callable[[TaskControl], Any], signals: _Signals, control: TaskControl) -> None:
+        super().__init__()
+        self.work, self.signals, self.control = work, signals, control
+
+    def run(self) -> None:  # on a pool thread
+        try:
+            result = self.work(self.control)
+        except SmimeHelperError as exc:
+            self.signals.failed.emit(str(exc), True)
+        except Exception as exc:  # a bug: say so plainly; details to stderr for a report
+            traceback.print_exc()
+            self.signals.failed.emit(
+                f"Something went wrong inside smimehelper ({type(exc).__name__}). Nothing was sent.", False
+            )
+        else:
+            self.signals.done.emit(result)
+
+
+class TaskRunner(QObject):
+    """Starts jobs on Qt's thread pool and delivers their outcome as signals on the GUI thread."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.pool = QThreadPool.globalInstance()
+        self._alive: list[_Signals] = []
+
+    def run(
+        self,
+        work: Callable[[TaskControl], Any],
+        *,
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[str], None] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> TaskControl:
+        signals = _Signals()
+        self._alive.append(signals)  # keep the QObject alive until the job reported
+        control = TaskControl(signals.progress.emit)
+        if on_progress:
+            signals.progress.connect(on_progress)
+
+        def finished(result: Any) -> None:
+            self._alive.remove(signals)
+            if on_done:
+                on_done(result)
+
+        def failed(message: str, _user: bool) -> None:
+            self._alive.remove(signals)
+            if on_error:
+                on_error(message)
+
+        signals.done.connect(finished)
+        signals.failed.connect(failed)
+        self.pool.start(_Job(work, signals, control))
+        return control
+
+    def wait(self, msecs: int = 30000) -> bool:
+        return self.pool.waitForDone(msecs)
