@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
+from ..core.display import human_size
 from .. import services
 from ..core.cert_status import Status
 from ..core.dicom import patient_identifiers
@@ -119,13 +120,6 @@ Thank you and best regards
 """
 
 
-def human_size(size: float) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} bytes"  # pragma: no cover
 
 
 def estimate_message_size(attachment_bytes: int, body_bytes: int, *, encrypt: bool) -> int:

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.display import human_size, printable
 from .. import services
 from ..core.errors import PassphraseError
 from ..core.reader import OpenedMessage, SignatureVerdict
@@ -52,33 +53,7 @@ LEVEL_COLOURS = {GOOD: "#1b7f3b", PROBLEM: "#b3261e", CAUTION: "#9a6700", INFO: 
 LEVEL_ICONS = {GOOD: "ok", PROBLEM: "error", CAUTION: "warning"}
 LEVEL_WORDS = {GOOD: "OK", PROBLEM: "Problem", CAUTION: "Caution", INFO: "Note"}
 
-_BIDI = {0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
-
-
-def visible(text: str | None, *, multiline: bool = False) -> str:
-    """Text a sender controls, safe to show: control characters and Bidi overrides (which can
-    disguise a file name or forge a line of the verdict) become visible ``\\uXXXX`` escapes."""
-    if text is None:
-        return ""
-    out = []
-    for char in text:
-        code = ord(char)
-        if multiline and char in "\n\t":
-            out.append(char)
-        elif code < 0x20 or 0x7F <= code <= 0x9F or code in _BIDI:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} bytes"
+visible = printable  # the GUI's name for it; other views import it from here
 
 
 def fingerprint_lines(fingerprint: str) -> str:

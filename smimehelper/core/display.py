@@ -1,0 +1,39 @@
+"""Text for people: sender-controlled strings made safe to show, sizes in words.
+
+Shared by the command line and the desktop app so both show the same thing the same way.
+"""
+
+from __future__ import annotations
+
+_BIDI = {0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def printable(text: str | None, *, multiline: bool = False) -> str:
+    """Text from a message, safe for a terminal or a label.
+
+    A sender controls From, Subject, the body and file names: escape sequences in them could
+    clear the screen or forge a line such as "Everything checks out", and Bidi overrides can
+    disguise a file name. Control characters (and Bidi overrides) become visible ``\\uXXXX``.
+    """
+    if text is None:
+        return ""
+    out = []
+    for char in text:
+        code = ord(char)
+        if multiline and char in "\n\t":
+            out.append(char)
+        elif code < 0x20 or 0x7F <= code <= 0x9F or code in _BIDI:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def human_size(size: float) -> str:
+    """1 234 567 -> "1.2 MB" (decimal units, as mail providers state their limits)."""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} bytes"  # pragma: no cover
