@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.memory_keyring
 DEFAULT_OUT = ROOT / "docs" / "screenshots"
 SCREEN = "1280x800x24"
 
@@ -185,26 +186,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def capture(out: Path, platform: str) -> int:
     import keyring
-    import keyring.backend
     from PySide6.QtCore import QCoreApplication, QElapsedTimer, Qt
     from PySide6.QtGui import QPixmap
     from PySide6.QtWidgets import QApplication, QWidget, QWizard
 
-    class MemoryKeyring(keyring.backend.KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.secrets: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.secrets.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.secrets[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.secrets.pop((service, username), None)
+    from tests.memory_keyring import MemoryKeyring  # the tests' stand-in for an OS keyring
 
     keyring.set_keyring(MemoryKeyring())
 

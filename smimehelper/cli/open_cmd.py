@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..core.display import signature_sentence
 from .. import services
 from ..core.reader import OpenedMessage, SignatureVerdict
 from . import exit_codes
@@ -83,14 +84,7 @@ def as_json(opened: OpenedMessage) -> dict[str, Any]:
 
 
 def _signature_line(index: int, total: int, s: SignatureVerdict) -> str:
-    where = "" if total == 1 else (" (outermost)" if index == 0 else " (innermost)" if index == total - 1 else "")
-    who = printable(s.signer_email or s.signer_subject or "an unknown signer")
-    when = f" on {s.signed_at:%Y-%m-%d %H:%M} UTC" if s.signed_at else ""
-    if s.valid and s.trusted:
-        return f"Signature{where}: valid and trusted, signed by {who}{when}."
-    if s.valid:
-        return f"Signature{where}: valid (unchanged since signing) but NOT TRUSTED, signed by {who}{when}. {printable(s.reason)}"
-    return f"Signature{where}: NOT VALID, claimed signer {who}{when}. {printable(s.reason)}"
+    return signature_sentence(index, total, s, emphasis=True)
 
 
 def show(opened: OpenedMessage) -> None:

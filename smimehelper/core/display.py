@@ -5,6 +5,11 @@ Shared by the command line and the desktop app so both show the same thing the s
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .reader import SignatureVerdict
+
 _BIDI = {0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
 
 
@@ -37,3 +42,16 @@ def human_size(size: float) -> str:
             return f"{int(value)} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{size} bytes"  # pragma: no cover
+
+
+def signature_sentence(index: int, total: int, s: "SignatureVerdict", *, emphasis: bool = False) -> str:
+    """One signature's verdict in plain words (the CLI shouts the failures, the GUI colours them)."""
+    where = "" if total == 1 else (" (outermost)" if index == 0 else " (innermost)" if index == total - 1 else "")
+    who = printable(s.signer_email or s.signer_subject or "an unknown signer")
+    when = f" on {s.signed_at:%Y-%m-%d %H:%M} UTC" if s.signed_at else ""
+    not_trusted, not_valid = ("NOT TRUSTED", "NOT VALID") if emphasis else ("not trusted", "not valid")
+    if s.valid and s.trusted:
+        return f"Signature{where}: valid and trusted, signed by {who}{when}."
+    if s.valid:
+        return f"Signature{where}: valid (unchanged since signing) but {not_trusted}, signed by {who}{when}. {printable(s.reason)}"
+    return f"Signature{where}: {not_valid}, claimed signer {who}{when}. {printable(s.reason)}"

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.display import signature_sentence
 from ..core.display import human_size, printable
 from .. import services
 from ..core.errors import PassphraseError
@@ -131,14 +132,7 @@ class Banner(QFrame):
 
 
 def _signature_line(index: int, total: int, s: SignatureVerdict) -> str:
-    where = "" if total == 1 else (" (outermost)" if index == 0 else " (innermost)" if index == total - 1 else "")
-    who = visible(s.signer_email or s.signer_subject or "an unknown signer")
-    when = f" on {s.signed_at:%Y-%m-%d %H:%M} UTC" if s.signed_at else ""
-    if s.valid and s.trusted:
-        return f"Signature{where}: valid and trusted, signed by {who}{when}."
-    if s.valid:
-        return f"Signature{where}: valid (unchanged since signing) but not trusted, signed by {who}{when}. {visible(s.reason)}"
-    return f"Signature{where}: not valid, claimed signer {who}{when}. {visible(s.reason)}"
+    return signature_sentence(index, total, s, emphasis=False)
 
 
 def verdict(opened: OpenedMessage) -> tuple[str, str, list[str]]:
