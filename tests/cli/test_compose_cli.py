@@ -26,6 +26,7 @@ import pytest
 
 from smimehelper import services
 from smimehelper.cli.main import main
+from tests.console import console_script
 from tests.judges import openssl_decrypt, openssl_verify
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 
@@ -65,8 +66,7 @@ def run_main(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> CliResu
 
 def run_script(*args: str, cwd: Path, stdin: int | None = subprocess.DEVNULL) -> CliResult:
     """The installed ``smimehelper`` console script in a real process."""
-    script = shutil.which("smimehelper")
-    assert script, "the smimehelper console script is not installed (pip install -e .)"
+    script = str(console_script())
     proc = subprocess.run(
         [script, *args], cwd=cwd, stdin=stdin, capture_output=True, text=True, timeout=120,
         env=dict(os.environ, LC_ALL="C.UTF-8"),

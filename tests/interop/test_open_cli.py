@@ -33,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from smimehelper.cli.main import main
+from tests.console import console_script
 from tests.interop.corpus import Vector
 from tests.pki.make_pki import Pki
 
@@ -79,8 +80,7 @@ def run_main(argv: Sequence[str | Path], capsys: pytest.CaptureFixture[str]) -> 
 
 def run_script(*args: str | Path, cwd: Path) -> CliResult:
     """The installed ``smimehelper`` console script in a real process (no terminal on stdin)."""
-    script = shutil.which("smimehelper")
-    assert script, "the smimehelper console script is not installed (pip install -e .)"
+    script = str(console_script())
     proc = subprocess.run(
         [script, *map(str, args)], cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True,
         text=True, timeout=120, env=dict(os.environ, LC_ALL="C.UTF-8"),
