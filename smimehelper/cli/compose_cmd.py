@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import services
 from . import exit_codes
+from .commands import HELP
 from .output import emit_json, human_size, say, warn
 from .prompt import passphrase_asker
 
@@ -14,7 +15,7 @@ from .prompt import passphrase_asker
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compose",
-        help="write a signed and encrypted message (.eml)",
+        help=HELP["compose"],
         description="Write a signed and encrypted S/MIME message that Outlook, Thunderbird and "
         "Apple Mail open without add-ons. The message is encrypted to every recipient and to you.",
     )

@@ -9,12 +9,13 @@ from .. import services
 from ..core.certs import describe
 from ..core.cms.capabilities import parse_capabilities
 from . import exit_codes
+from .commands import HELP
 from .output import emit_json, print_or_write, printable, say
 from .prompt import passphrase_asker
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("contacts", help="colleagues' certificates")
+    p = subparsers.add_parser("contacts", help=HELP["contacts"])
     sub = p.add_subparsers(dest="contacts_command", metavar="ACTION", required=True)
 
     imp = sub.add_parser("import", help="add certificates (.pem .cer .crt .der .p7b .p7c) or the signer of signed mail (.eml)")

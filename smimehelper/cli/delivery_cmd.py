@@ -12,12 +12,13 @@ from ..core.errors import PassphraseError
 from ..core.transport import handoff, imap
 from ..core.transport.accounts import PRESETS, make_account, preset_for
 from . import exit_codes
+from .commands import HELP
 from .output import emit_json, printable, say, warn
 from .prompt import passphrase_from_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    account = subparsers.add_parser("account", help="your mail account (SMTP, IMAP)")
+    account = subparsers.add_parser("account", help=HELP["account"])
     sub = account.add_subparsers(dest="account_command", metavar="ACTION", required=True)
     add = sub.add_parser("add", help="add or change a mail account (servers filled in for common providers)")
     add.add_argument("--email", required=True)
@@ -39,13 +40,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.add_argument("email")
     rm.set_defaults(handler=run_account_remove)
 
-    send = subparsers.add_parser("send", help="send a message (.eml) through your account, never in clear")
+    send = subparsers.add_parser("send", help=HELP["send"])
     send.add_argument("message", type=Path, metavar="MESSAGE.eml")
     send.add_argument("--account", metavar="ADDR")
     send.add_argument("--password-file", type=Path, metavar="FILE")
     send.set_defaults(handler=run_send)
 
-    outbox = subparsers.add_parser("outbox", help="messages waiting to be sent, sent or failed")
+    outbox = subparsers.add_parser("outbox", help=HELP["outbox"])
     osub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
     olist = osub.add_parser("list")
     olist.add_argument("--json", action="store_true")
@@ -58,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     orm.add_argument("id")
     orm.set_defaults(handler=run_outbox_remove)
 
-    export = subparsers.add_parser("export", help="hand a message to your mail program (as a draft)")
+    export = subparsers.add_parser("export", help=HELP["export"])
     export.add_argument("message", type=Path, metavar="MESSAGE.eml")
     target = export.add_mutually_exclusive_group(required=True)
     target.add_argument("--to-draft", type=Path, metavar="FILE.eml", help="write a copy that Outlook opens as a draft")

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import demo
+from ..services import demo
 from . import exit_codes, open_cmd
+from .commands import HELP
 from .output import emit_json, human_size, say, warn
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo",
-        help="make demo certificates and a synthetic x-ray, and compose an encrypted message",
+        help=HELP["demo"],
         description="Create clearly labelled throwaway demo certificates (a demo CA, a sending "
         "dentist and a receiving colleague) and a synthetic DICOM x-ray, then compose a signed "
         "and encrypted message with it and say how to open it.",

@@ -10,12 +10,13 @@ from .. import services
 from ..core.certs import describe
 from ..core.identity_store import StoredIdentity
 from . import exit_codes
+from .commands import HELP
 from .output import emit_json, print_or_write, say, warn
 from .prompt import new_passphrase_asker, passphrase_asker
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("identity", help="import and manage your own certificate")
+    p = subparsers.add_parser("identity", help=HELP["identity"])
     sub = p.add_subparsers(dest="identity_command", metavar="ACTION", required=True)
 
     imp = sub.add_parser("import", help="import your certificate (.p12/.pfx, or a PEM key with its certificate)")

@@ -7,15 +7,19 @@ Errors become one plain sentence on stderr and an exit code (0 ok, 1 a security 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import traceback
+from pathlib import Path
 
 from .. import __version__
 from ..core.errors import SecurityVerdictError, UserError
-from pathlib import Path
-
-from . import compose_cmd, contacts_cmd, delivery_cmd, demo_cmd, exit_codes, identity_cmd, open_cmd, trust_cmd
+from . import exit_codes
+from .commands import COMMANDS
 from .output import error
+
+# Options of the top-level parser that take a value (to find the command word in argv).
+_VALUE_OPTIONS = ("--home",)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +29,24 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(exit_codes.BAD_INPUT)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_word(argv: list[str]) -> str | None:
+    """The command being run (the first word that is not a top-level option), if any."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--":
+            return None
+        elif word in _VALUE_OPTIONS:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser. Only the module of ``command`` is imported (every module with ``"*"``); the
+    other commands are listed by name and help alone, so ``--help`` starts in a blink."""
     parser = _Parser(
         prog="smimehelper",
         description="Send x-rays and patient files signed and encrypted (S/MIME).",
@@ -35,22 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", type=Path, metavar="DIR", help="data folder (default: your user data folder, or $SMIMEHELPER_HOME)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    compose_cmd.register(subparsers)
-    open_cmd.register(subparsers)
-    identity_cmd.register(subparsers)
-    contacts_cmd.register(subparsers)
-    trust_cmd.register(subparsers)
-    delivery_cmd.register(subparsers)
-    gui = subparsers.add_parser("gui", help="start the desktop app")
-    gui.add_argument("message", nargs="?", type=Path, help="a message (.eml) to open")
-    gui.set_defaults(handler=lambda args: __import__("smimehelper.gui.app", fromlist=["run"]).run(args.home, args.message))
-    demo_cmd.register(subparsers)
+    loaded: set[str] = set()
+    for name, (module, text) in COMMANDS.items():
+        if module in loaded:
+            continue
+        if command == "*" or COMMANDS.get(command or "", ("",))[0] == module:
+            importlib.import_module(f"{__package__}.{module}").register(subparsers)
+            loaded.add(module)
+        else:
+            subparsers.add_parser(name, help=text, add_help=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(command_word(words))
+    args = parser.parse_args(words)
     try:
         return int(args.handler(args))
     except SecurityVerdictError as exc:

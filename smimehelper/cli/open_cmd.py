@@ -11,6 +11,7 @@ from ..core.display import signature_sentence
 from .. import services
 from ..core.reader import OpenedMessage, SignatureVerdict
 from . import exit_codes
+from .commands import HELP
 from .output import emit_json, human_size, printable, say
 from .prompt import passphrase_asker
 
@@ -18,7 +19,7 @@ from .prompt import passphrase_asker
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "open",
-        help="open a signed and/or encrypted message (.eml)",
+        help=HELP["open"],
         description="Decrypt a message, check every signature (valid = unchanged since signing; "
         "trusted = the signer's certificate leads to an authority you trust) and list or save "
         "its attachments. Exit 0 when everything checks out, 1 when a security check failed, "

@@ -8,11 +8,12 @@ from pathlib import Path
 from .. import services
 from ..core.certs import describe
 from . import exit_codes
+from .commands import HELP
 from .output import emit_json, printable, say
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("trust", help="certificate authorities you trust")
+    p = subparsers.add_parser("trust", help=HELP["trust"])
     sub = p.add_subparsers(dest="trust_command", metavar="ACTION", required=True)
     add = sub.add_parser("add", help="trust an authority (PEM, DER, or a .p7b bundle)")
     add.add_argument("file", type=Path)

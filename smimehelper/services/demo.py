@@ -18,11 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .core.atomic import write_atomic
-from .core.errors import InputFileError
-from .demo_xray import write_synthetic_dental_xray
-from .core.reader import OpenedMessage
-from .services import ComposeInput, ComposeOutcome, OpenInput, compose_message, open_message_file
+from ..core.atomic import write_atomic
+from ..core.errors import InputFileError
+from ..core.identity_store import StoredIdentity
+from ..core.reader import OpenedMessage
+from . import now as clock
+from .compose import ComposeInput, ComposeOutcome, compose_message
+from .opening import OpenInput, open_message_file
+from .stores import Stores, import_contacts
 
 DEMO_PASSPHRASE = "demo"
 SENDER = ("Dr. Demo Sender (DEMO)", "dr.sender@example.com")
@@ -88,6 +91,8 @@ def run_demo(directory: Path, now: dt.datetime | None = None) -> DemoResult:
         ),
     )
     write_atomic(files.passphrase_file, secret + b"\n")
+    from ..demo_xray import write_synthetic_dental_xray
+
     write_synthetic_dental_xray(files.xray)
     outcome = compose_message(
         ComposeInput(
@@ -231,3 +236,31 @@ Open it in Thunderbird:
   4. File > Open > Saved Message... > {files.message.name}.
 When you are done, delete the demo certificates from Thunderbird again.
 """
+
+
+@dataclass(frozen=True)
+class DemoProfile:
+    identity: StoredIdentity
+    directory: Path  # the demo files: message, x-ray, both .p12, the demo CA
+    message: Path
+    xray: Path
+    sender_p12: Path
+    passphrase: bytes
+
+
+def use_demo_profile(stores: Stores, now: dt.datetime | None = None) -> DemoProfile:
+    """Set up this data folder with the throwaway certificates of ``smimehelper demo``.
+
+    Creates the demo files in ``<data folder>/smimehelper-demo`` (or -2, -3...), imports the
+    demo sender's .p12 (passphrase "demo") as the user's identity, trusts the demo CA (its key
+    was never written anywhere, so it can sign nothing else) and adds the demo colleague as a
+    contact, so every part of the app can be tried at once.
+    """
+    result = run_demo(default_demo_directory(stores.home), now or clock())
+    secret = DEMO_PASSPHRASE.encode()
+    identity = stores.identities.import_pkcs12(result.files.sender_p12, lambda _prompt: secret)
+    stores.trust.add(result.files.ca_cert)
+    import_contacts(stores, (result.files.colleague_cert,), None)
+    return DemoProfile(identity, result.files.directory, result.files.message, result.files.xray,
+                       result.files.sender_p12, secret)
+

@@ -1,0 +1,87 @@
+"""Delivery: put composed messages into the outbox and send them through the user's account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..core.errors import AddressError
+from ..core.transport.accounts import Account
+from ..core.transport.delivery import Delivered, drain
+from ..core.transport.outbox import OutboxItem
+from ..core.transport.smtp import MessageTooLarge
+
+if TYPE_CHECKING:
+    from .compose import ComposeOutcome
+    from .stores import Stores
+
+
+AskPassword = Callable[[Account], bytes | None]
+
+def password_source(stores: Stores, ask: AskPassword | None) -> Callable[[Account], bytes | None]:
+    """The account password from the keyring, else asked (or read from a file) once per account."""
+    cache: dict[str, bytes | None] = {}
+
+    def get(account: Account) -> bytes | None:
+        if account.email not in cache:
+            cache[account.email] = stores.accounts.password(account) or (ask(account) if ask else None)
+        return cache[account.email]
+
+    return get
+
+
+def _envelope(message: Path) -> tuple[str, tuple[str, ...], str]:
+    """Sender, recipients (To + Cc) and subject from a message's headers."""
+    from email.utils import getaddresses
+
+    from ..core.mime.parser import parse_entity
+
+    with open(message, "rb") as handle:
+        size = handle.seek(0, 2)
+        entity = parse_entity(handle, 0, size)
+    headers = entity.headers
+    if headers.get("Bcc"):
+        raise AddressError(
+            f"{message} has a Bcc header, which would show the Bcc recipients to everyone. "
+            "Use 'smimehelper compose --bcc' instead: each Bcc recipient gets a separate copy."
+        )
+    senders = [a for _, a in getaddresses([str(headers.get("From", ""))]) if a]
+    recipients = tuple(dict.fromkeys(a.lower() for _, a in getaddresses([str(v) for v in headers.get_all("To", []) + headers.get_all("Cc", [])]) if a))
+    if not senders or not recipients:
+        raise AddressError(f"{message} has no From or no To/Cc address, so it cannot be sent.")
+    return senders[0].lower(), recipients, str(headers.get("Subject", ""))
+
+
+def queue_message(stores: Stores, message: Path, account_email: str | None, *, recipients: tuple[str, ...] | None = None,
+                  append_to_sent: bool = True) -> OutboxItem:
+    sender, header_recipients, subject = _envelope(message)
+    if account_email:
+        account = stores.accounts.get(account_email)
+    else:  # the account of the From address, else the only (first) one
+        account = stores.accounts.get(sender if _has_account(stores, sender) else None)
+    size = message.stat().st_size
+    if size > account.size_limit:
+        raise MessageTooLarge(
+            f"The message is {size / 1e6:.1f} MB, more than the {account.size_limit / 1e6:.0f} MB your "
+            f"mail account ({account.email}) accepts. Send fewer or smaller files per message."
+        )
+    return stores.outbox.enqueue(message, account=account.email, envelope_from=sender,
+                                 recipients=recipients or header_recipients, subject=subject, append_to_sent=append_to_sent)
+
+
+def _has_account(stores: Stores, email: str) -> bool:
+    return any(a.email == email for a in stores.accounts.list())
+
+
+def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None) -> list[Delivered]:
+    return drain(stores.outbox, stores.accounts, password_source(stores, ask), ids=[i.id for i in items])
+
+
+def queue_composed(stores: Stores, outcome: ComposeOutcome, account_email: str | None) -> list[OutboxItem]:
+    """The main message (To + Cc) and each Bcc copy (to that address only) into the outbox."""
+    items = [queue_message(stores, outcome.result.path, account_email)]
+    for copy in outcome.bcc_copies:
+        items.append(queue_message(stores, copy.result.path, account_email, recipients=(copy.address,), append_to_sent=False))
+    return items
+

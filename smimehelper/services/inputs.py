@@ -1,0 +1,43 @@
+"""Files the user names on the command line or in the app: the message text, a certificate file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..core.errors import InputFileError, PassphraseError
+from ..core.identity import Identity, load_pkcs12
+from . import AskPassphrase
+
+MAX_BODY_FILE_BYTES = 20 * 1024 * 1024
+
+
+def open_identity(p12: Path, ask_passphrase: AskPassphrase | None) -> Identity:
+    """Open a .p12/.pfx, asking for its passphrase only when it has one."""
+    try:
+        return load_pkcs12(p12, None)
+    except PassphraseError:
+        if ask_passphrase is None:
+            raise
+    return load_pkcs12(p12, ask_passphrase(f"Passphrase for {Path(p12).name}: "))
+
+
+def read_body_file(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_BODY_FILE_BYTES:
+            raise InputFileError(
+                f"The message text file {path} is {size} bytes; attach large files instead."
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputFileError(f"The message text file {path} does not exist.") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a folder, not a text file.") from None
+    except PermissionError:
+        raise InputFileError(f"The message text file {path} cannot be read (permission denied).") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(
+            f"The message text file {path} is not UTF-8 text. Save it as UTF-8 and try again."
+        ) from None
