@@ -40,11 +40,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--account", metavar="ADDR", help="the account to send with (default: the one for --from)")
     p.add_argument("--password-file", type=Path, metavar="FILE", help="the mail account password (else keyring or asked)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    dicom = p.add_argument_group("DICOM (x-rays, studies)", "A folder given with --attach becomes one study archive (a DICOM File-set with DICOMDIR, in a .zip).")
+    dicom.add_argument("--deidentify", action="store_true", help="remove patient details from the DICOM files sent (DICOM PS3.15; the originals stay unchanged)")
+    from .dicom_cmd import add_deid_options
+
+    add_deid_options(dicom)
+    dicom.add_argument("--compress", nargs="?", const="jpeg-ls", choices=("jpeg-ls", "jpeg2000", "rle"), metavar="METHOD",
+                       help="compress uncompressed DICOM images losslessly: jpeg-ls (default), jpeg2000 or rle")
+    dicom.add_argument("--split", action="store_true", help="send a study too big for one message as several messages (part 1 of N, ...)")
+    dicom.add_argument("--size-limit", type=float, metavar="MB", help="largest message for --split, in MB (default: your mail account's limit, else 25)")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     body = args.body if args.body is not None else services.read_body_file(args.body_file)
+    deid = None
+    deid_flags = (args.keep_dates, args.shift_dates, args.keep_patient_characteristics, args.keep_device_identity,
+                  args.clean_descriptors, args.keep_safe_private)
+    if args.deidentify:
+        from .dicom_cmd import deid_options
+
+        deid = deid_options(args)
+    elif any(deid_flags):
+        from ..core.errors import UserError
+
+        raise UserError("The options --keep-dates, --shift-dates, --keep-... and --clean-descriptors go with --deidentify.")
+    if args.size_limit is not None and (args.size_limit < 1 or not args.split):
+        from ..core.errors import UserError
+
+        raise UserError("--size-limit needs --split and at least 1 MB.")
     outcome = services.compose_message(
         services.ComposeInput(
             sender=args.sender,
@@ -61,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
             oaep=args.oaep,
             gcm=args.gcm,
             out=args.output,
+            deidentify=deid,
+            compress=args.compress,
+            split=args.split,
+            size_limit=int(args.size_limit * 1e6) if args.size_limit else None,
         ),
         passphrase_asker(args.passphrase_file),
         stores=services.Stores.open(args.home),
@@ -85,13 +113,21 @@ def run(args: argparse.Namespace) -> int:
                 "encrypted_to": list(result.recipients),
                 "warnings": list(outcome.warnings),
                 "bcc_copies": [{"address": c.address, "path": str(c.result.path)} for c in outcome.bcc_copies],
+                "parts": [{"path": str(r.path), "size": r.size} for r in outcome.parts],
+                "dicom": list(outcome.notes),
                 "sent": [{"id": d.item.id, "state": d.item.state, "message": d.message} for d in delivered],
             }
         )
     else:
         for text in outcome.warnings:
             warn(text)
-        say(f"Wrote {result.path} ({human_size(result.size)}).")
+        for note in outcome.notes:
+            say(note)
+        if outcome.parts:
+            for number, part in enumerate(outcome.parts, start=1):
+                say(f"Part {number} of {len(outcome.parts)}: {part.path} ({human_size(part.size)}).")
+        else:
+            say(f"Wrote {result.path} ({human_size(result.size)}).")
         if result.signed:
             say("Signed with your certificate.")
         if result.encrypted:

@@ -26,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "2 for bad input.",
     )
     p.add_argument("message", type=Path, metavar="MESSAGE.eml")
+    p.add_argument("more_parts", nargs="*", type=Path, metavar="PART.eml", help="the other parts of a study sent in several messages: they are checked and put back together")
     p.add_argument("--key", action="append", default=[], type=Path, metavar="FILE.p12", help="your certificate with its key, to decrypt (repeat for older ones)")
     p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="file holding the .p12 passphrase (else asked)")
     p.add_argument("--trust", action="append", default=[], type=Path, metavar="CERT", help="a certificate authority you trust (PEM, DER or .p7b; repeat)")
@@ -35,6 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.more_parts:
+        return run_parts(args)
     opened = services.open_message_file(
         services.OpenInput(
             message=args.message,
@@ -52,6 +55,11 @@ def run(args: argparse.Namespace) -> int:
                 sys.stderr.write(f"Saved: {attachment.saved_to}\n")
     else:
         show(opened)
+        from ..core.dicom.split import MANIFEST_NAME
+
+        if any(a.filename == MANIFEST_NAME for a in opened.attachments):
+            say(f"This message is one part of a study sent in several messages ({printable(opened.subject)}). "
+                "Open all parts together to check and join them: smimehelper open PART1.eml PART2.eml ... --save-attachments DIR")
     return exit_codes.OK if opened.all_good else exit_codes.SECURITY_FAILED
 
 
@@ -125,3 +133,32 @@ def show(opened: OpenedMessage) -> None:
         say("Decrypted, but not signed: the sender is not proven.")
     else:
         say("Everything checks out.")
+
+
+def run_parts(args: argparse.Namespace) -> int:
+    """Several parts of one split study: open each, check completeness, reassemble."""
+    from ..services.dicom import reassemble
+
+    stores = services.Stores.open(args.home)
+    ask = passphrase_asker(args.passphrase_file)
+
+    def open_one(message: Path, folder: Path) -> OpenedMessage:
+        return services.open_message_file(
+            services.OpenInput(message=message, keys=tuple(args.key), trust=tuple(args.trust), save_attachments=folder),
+            ask, stores=stores,
+        )
+
+    result = reassemble([args.message, *args.more_parts], args.save_attachments, open_one)
+    if args.json:
+        emit_json({"parts": result.parts, "study": result.study, "complete": True,
+                   "messages": [as_json(o) for o in result.opened],  # type: ignore[arg-type]
+                   "saved": [str(p) for p in result.files]})
+        return exit_codes.OK
+    show(result.opened[0])  # type: ignore[arg-type]
+    say("")
+    say(f"All {result.parts} parts are here and every file matches the sender's list.")
+    if result.files:
+        say(f"Saved {len(result.files)} file(s) of the study to {printable(str(args.save_attachments))}.")
+    else:
+        say("Give --save-attachments DIR to put the study's files back together in a folder.")
+    return exit_codes.OK

@@ -17,7 +17,7 @@ from ..core.dicom import patient_identifiers
 from ..core.errors import AddressError, PassphraseError
 from ..core.identity import Identity
 from ..core.mime.headers import parse_address
-from ..core.mime.writer import prepare_attachment
+from ..core.mime.writer import Attachment, prepare_attachment
 from ..core.privacy import subject_warnings
 from ..core.validation import Purpose
 from . import AskPassphrase, now as clock
@@ -46,6 +46,13 @@ class ComposeInput:
     gcm: bool = False
     now: dt.datetime | None = None
     bcc: tuple[str, ...] = ()
+    # DICOM (services/dicom.py): remove patient details (PS3.15 options), compress losslessly
+    # ("jpeg-ls", "jpeg2000", "rle"), split over several messages under size_limit bytes
+    # (default: the account's limit). A folder among the attachments becomes a File-set ZIP.
+    deidentify: object | None = None  # core.dicom.annex_e.DeidOptions
+    compress: str | None = None
+    split: bool = False
+    size_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,9 @@ class ComposeOutcome:
     result: ComposeResult
     warnings: tuple[str, ...]
     bcc_copies: tuple[BccCopy, ...] = ()
+    parts: tuple[ComposeResult, ...] = ()  # a split study: every message (result is the first)
+    notes: tuple[str, ...] = ()  # what was done to DICOM files (de-identified, compressed...)
+    disclosure: tuple[object, ...] = ()  # core.dicom.summary.DisclosureRecord per patient/study
 
     @property
     def sender(self) -> str:
@@ -78,8 +88,23 @@ def compose_message(
     Without ``sign_key`` the identity comes from the store; recipients without a
     ``recipient_certs`` file get the newest valid certificate from the contacts.
     """
+    if request.deidentify is not None or request.compress or request.split or any(Path(p).is_dir() for p in request.attachments):
+        from .dicom import compose_dicom
+
+        return compose_dicom(request, ask_passphrase, stores=stores, progress=progress, cancelled=cancelled)
+    base, warnings, terms = build_request(request, ask_passphrase, stores=stores)
+    return write_message(request, base, warnings, terms, progress=progress, cancelled=cancelled)
+
+
+def build_request(
+    request: ComposeInput, ask_passphrase: AskPassphrase | None, *, stores: Stores | None = None,
+    attachments: tuple[Attachment, ...] | None = None, terms_from: tuple[Path, ...] | None = None,
+) -> tuple[ComposeRequest, list[str], list[str]]:
+    """Resolve identity, recipients and certificates: the core request, warnings, and the
+    patient identifiers (for the subject-line warning) of the DICOM files in ``terms_from``."""
     now = (request.now or clock()).replace(microsecond=0)
-    attachments = tuple(prepare_attachment(p) for p in request.attachments)
+    if attachments is None:
+        attachments = tuple(prepare_attachment(p) for p in request.attachments)
     certs = []
     for path in request.recipient_certs:
         certs.extend(c for c in load_certificates(path) if not describe(c).is_ca)
@@ -132,9 +157,10 @@ def compose_message(
             if status.reason:
                 warnings.append(status.reason)
     terms: list[str] = []
-    for attachment in attachments:
-        if attachment.content_type == "application/dicom":
-            terms.extend(patient_identifiers(attachment.path))
+    if terms_from is None:
+        terms_from = tuple(a.path for a in attachments if a.content_type == "application/dicom")
+    for path in terms_from:
+        terms.extend(patient_identifiers(path))
     base = ComposeRequest(
         sender=sender,
         to=request.to,
@@ -154,6 +180,14 @@ def compose_message(
     )
     if request.bcc and not request.encrypt:
         raise AddressError("Bcc needs encryption: an unencrypted message cannot hide its Bcc recipients' copies.")
+    return base, warnings, terms
+
+
+def write_message(
+    request: ComposeInput, base: ComposeRequest, warnings: list[str], terms: list[str], *,
+    progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
+) -> ComposeOutcome:
+    """Write the message (and each Bcc copy) of a resolved request."""
     result = compose_to_file(base, request.out, progress=progress, cancelled=cancelled)
     copies = []
     for index, address in enumerate(request.bcc, start=1):

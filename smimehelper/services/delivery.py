@@ -81,6 +81,8 @@ def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword 
 def queue_composed(stores: Stores, outcome: ComposeOutcome, account_email: str | None) -> list[OutboxItem]:
     """The main message (To + Cc) and each Bcc copy (to that address only) into the outbox."""
     items = [queue_message(stores, outcome.result.path, account_email)]
+    for part in outcome.parts[1:]:  # a split study: every part is a message of its own
+        items.append(queue_message(stores, part.path, account_email))
     for copy in outcome.bcc_copies:
         items.append(queue_message(stores, copy.result.path, account_email, recipients=(copy.address,), append_to_sent=False))
     return items

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..atomic import atomic_writer
 from ..errors import InputFileError, UserError
+from .files import require_regular_file
 
 METHODS = {
     "jpeg-ls": ("1.2.840.10008.1.2.4.80", "JPEG-LS Lossless"),
@@ -50,7 +51,7 @@ def compress_file(source: Path, output: Path, method: str = DEFAULT_METHOD, *, v
 
     if method not in METHODS:
         raise CompressionError(f"Unknown compression {method!r}; choose one of {', '.join(METHODS)}.")
-    source, output = Path(source), Path(output)
+    source, output = require_regular_file(Path(source)), Path(output)
     try:
         original_size = source.stat().st_size
         with warnings.catch_warnings():

@@ -27,6 +27,7 @@ from typing import Any
 from ..atomic import atomic_writer
 from ..errors import InputFileError, UserError
 from .annex_e import BASIC_CODE, OPTION_CODES, DeidOptions, action_for
+from .files import require_regular_file
 from .pixelcopy import copy_pixel_element
 from .safe_private import is_safe_private
 
@@ -78,8 +79,7 @@ def deidentify_file(source: Path, output: Path, session: DeidSession) -> DeidRes
     source, output = Path(source), Path(output)
     if output.exists() and source.exists() and os.path.samefile(source, output):
         raise DeidentifyError(f"{output} is the original file; choose another folder for the de-identified copies.")
-    if source.is_dir():
-        raise InputFileError(f"{source} is a folder, not a DICOM file.")
+    require_regular_file(source)
     try:
         with open(source, "rb") as src, warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -295,6 +295,7 @@ def _finish(ds: Any, session: DeidSession) -> None:
     from pydicom.dataset import Dataset
 
     options = session.options
+    ds.preamble = b"\x00" * 128  # the preamble may hold anything (a TIFF header with names...)
     ds.PatientIdentityRemoved = "YES"
     names = ["DICOM PS3.15 E.1 Basic Profile"] + [OPTION_CODES[o][1][:64] for o in options.enabled()]
     ds.DeidentificationMethod = names if len(names) > 1 else names[0]

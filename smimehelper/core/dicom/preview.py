@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError
+from .files import require_regular_file
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
@@ -74,9 +75,7 @@ def read_header(path: Path) -> Any:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    path = Path(path)
-    if path.is_dir():
-        raise InputFileError(f"{path} is a folder, not a DICOM file.")
+    path = require_regular_file(Path(path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError
+from .files import require_regular_file
 
 # Modalities whose images often carry the patient's name in the pixels (PS3.15 E.3.1 notes
 # ultrasound, secondary capture; plus documents, photographs, endoscopy, screenshots, dental
@@ -70,9 +71,7 @@ def summarize(path: Path) -> PatientSummary:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    path = Path(path)
-    if path.is_dir():
-        raise InputFileError(f"{path} is a folder, not a DICOM file.")
+    path = require_regular_file(Path(path))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

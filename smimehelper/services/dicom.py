@@ -1,0 +1,312 @@
+"""DICOM use cases shared by the CLI and the app: show what identifies the patient, remove it,
+compress, bundle a study folder as a File-set, split a large study over several messages and
+put the parts back together.
+
+The files that travel are made in a private temporary folder (0700) and removed when the
+message is written; the originals are only read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.dicom.annex_e import DeidOptions
+from ..core.errors import InputFileError, SecurityVerdictError
+from ..core.mime.writer import Attachment, prepare_attachment
+
+DEFAULT_SPLIT_LIMIT = 25 * 1000 * 1000
+
+
+@dataclass(frozen=True)
+class DicomPreparation:
+    """What compose will attach instead of the user's files, and what was done to them."""
+
+    attachments: tuple[Attachment, ...]
+    notes: tuple[str, ...]
+    deidentified: bool
+    originals: tuple[Path, ...]  # the DICOM files the user chose (for the disclosure log)
+    study: dict[str, str] = field(default_factory=dict)
+
+
+def is_dicom(path: Path) -> bool:
+    """A regular file with "DICM" at offset 128 (a pipe or device is never opened)."""
+    if not Path(path).is_file():
+        return False
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(128)
+            return handle.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | None = None,
+            compress: str | None = None, fileset: bool = True) -> DicomPreparation:
+    """Expand folders to their DICOM files, de-identify and compress them into ``scratch``, and
+    (with ``fileset``) turn each folder into a File-set ZIP. Other files pass unchanged."""
+    from ..core.dicom.compress import compress_file, saving_text
+    from ..core.dicom.deidentify import DeidSession, deidentify_file
+    from ..core.dicom.fileset import dicom_files_in, write_fileset_zip
+
+    session = DeidSession(deidentify) if deidentify is not None else None
+    notes: list[str] = []
+    out: list[Attachment] = []
+    originals: list[Path] = []
+    compressed = []
+    counter = 0
+    used: set[str] = set()
+
+    def process(source: Path, folder: Path) -> Path:
+        nonlocal counter
+        counter += 1
+        current = source
+        name = f"IMG{counter:05d}.dcm" if session else _unique(source.name, used)
+        if session is not None:
+            current = folder / (name + ".deid")
+            deidentify_file(source, current, session)
+        if compress:
+            target = folder / (name + ".cmp")
+            compressed.append(compress_file(current, target, compress))
+            if current != source:
+                current.unlink()
+            current = target
+        final = folder / name
+        if current != source:
+            current.rename(final)
+            return final
+        return source
+
+    for number, path in enumerate(paths, start=1):
+        path = Path(path)
+        if path.is_dir():
+            files = dicom_files_in(path)
+            if not files:
+                raise InputFileError(f"The folder {path} has no DICOM files in it.")
+            originals.extend(files)
+            folder = Path(scratch) / f"study-{number}"
+            folder.mkdir(parents=True)
+            made = [process(f, folder) for f in files]
+            if fileset:
+                zip_name = "study.zip" if session else _unique(f"{path.name or 'study'}.zip", used)
+                result = write_fileset_zip(made, Path(scratch) / f"fileset-{number}.zip")
+                out.append(prepare_attachment(result.path, zip_name))
+                notes.append(f"{len(made)} DICOM files of {path.name} as one study archive with a DICOMDIR ({zip_name}).")
+            else:
+                out.extend(prepare_attachment(m, m.name if m.parent == folder else _unique(m.name, used)) for m in made)
+        elif is_dicom(path):
+            originals.append(path)
+            folder = Path(scratch) / f"file-{number}"
+            folder.mkdir(parents=True)
+            made = process(path, folder)
+            out.append(prepare_attachment(made, made.name if made != path else None))
+        else:
+            out.append(prepare_attachment(path))
+    if session is not None:
+        chosen = ", ".join(o.replace("_", " ") for o in deidentify.enabled()) if deidentify else ""
+        notes.append(f"Patient details removed from {len(originals)} DICOM file(s) (DICOM PS3.15 Basic Profile"
+                     + (f"; kept: {chosen}" if chosen else "") + "). The originals are unchanged.")
+    if compressed:
+        notes.append(f"Lossless compression: {saving_text(compressed)}.")
+    study = _study(out)
+    return DicomPreparation(tuple(out), tuple(notes), session is not None, tuple(originals), study)
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, number = name, 1
+    stem, dot, suffix = name.rpartition(".")
+    while candidate.lower() in used:
+        number += 1
+        candidate = f"{stem} ({number}).{suffix}" if dot else f"{name} ({number})"
+    used.add(candidate.lower())
+    return candidate
+
+
+def _study(attachments: Sequence[Attachment]) -> dict[str, str]:
+    from ..core.dicom.summary import summarize
+
+    for attachment in attachments:
+        if attachment.content_type == "application/dicom":
+            try:
+                s = summarize(attachment.path)
+            except InputFileError:
+                continue
+            return {"study_uid": s.study_uid, "description": s.study_description, "modality": s.modality}
+    return {}
+
+
+def scratch_folder() -> tempfile.TemporaryDirectory[str]:
+    """A private temporary folder for the files that travel (removed by the caller's ``with``)."""
+    return tempfile.TemporaryDirectory(prefix="smimehelper-dicom-")
+
+
+# -- dicom deidentify (files to a folder) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeidentifiedFile:
+    source: Path
+    output: Path
+
+
+def deidentify_to_folder(inputs: Sequence[Path], out_dir: Path, options: DeidOptions,
+                         progress: Callable[[int, int], None] | None = None) -> list[DeidentifiedFile]:
+    """De-identify every DICOM file given (folders: every DICOM file inside) into ``out_dir``."""
+    from ..core.dicom.deidentify import DeidSession, deidentify_file
+    from ..core.dicom.fileset import dicom_files_in
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputFileError(f"{out_dir} is a file; give a folder for the de-identified copies.")
+    sources: list[Path] = []
+    for path in map(Path, inputs):
+        if path.is_dir():
+            sources.extend(dicom_files_in(path))
+        elif not path.exists():
+            raise InputFileError(f"{path} does not exist.")
+        elif not path.is_file():
+            raise InputFileError(f"{path} is not a regular file (a device or a pipe); give DICOM files or folders.")
+        elif not is_dicom(path):
+            raise InputFileError(f"{path.name} is not a DICOM file.")
+        else:
+            sources.append(path)
+    if not sources:
+        raise InputFileError("There are no DICOM files to de-identify.")
+    resolved = {p.resolve() for p in sources}
+    if out_dir.resolve() in {p.parent for p in resolved}:
+        raise InputFileError(f"{out_dir} holds the originals; choose another folder for the de-identified copies.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    session = DeidSession(options)
+    done: list[DeidentifiedFile] = []
+    try:
+        for number, source in enumerate(sources, start=1):
+            target = out_dir / f"IMG{number:05d}.dcm"
+            if target.exists():
+                raise InputFileError(f"{target} already exists; choose an empty folder.")
+            deidentify_file(source, target, session)
+            done.append(DeidentifiedFile(source, target))
+            if progress:
+                progress(number, len(sources))
+    except BaseException:
+        for item in done:  # all or nothing: never a half de-identified study
+            item.output.unlink(missing_ok=True)
+        raise
+    return done
+
+
+# -- open: several parts of one study -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reassembled:
+    opened: tuple[object, ...]  # OpenedMessage per part, in part order
+    files: tuple[Path, ...]
+    study: dict[str, str]
+    parts: int
+
+
+def has_manifest(opened: object) -> bool:
+    from ..core.dicom.split import MANIFEST_NAME
+
+    return any(a.filename == MANIFEST_NAME for a in opened.attachments)  # type: ignore[attr-defined]
+
+
+def reassemble(messages: Sequence[Path], out_dir: Path | None, open_one: Callable[[Path, Path], object]) -> Reassembled:
+    """Open every part (``open_one(message, save_dir)``), check them against their manifest and,
+    with ``out_dir``, write the study's files there. Raises PartsMissing naming missing parts."""
+    from ..core.dicom.split import MANIFEST_NAME, Manifest, PartsMissing, check_parts, missing_text, sha256_file
+
+    with tempfile.TemporaryDirectory(prefix="smimehelper-parts-") as scratch:
+        manifests, opened_by_part, saved = [], {}, {}
+        signers = set()
+        for index, message in enumerate(messages):
+            folder = Path(scratch) / f"m{index}"
+            folder.mkdir()
+            opened = open_one(Path(message), folder)
+            if not opened.all_good:  # type: ignore[attr-defined]
+                raise SecurityVerdictError(f"{Path(message).name} did not pass the security checks; open it alone to see why. Nothing was saved.")
+            manifest_att = next((a for a in opened.attachments if a.filename == MANIFEST_NAME), None)  # type: ignore[attr-defined]
+            if manifest_att is None or manifest_att.saved_to is None:
+                raise InputFileError(f"{Path(message).name} is not a part of a split study.")
+            manifest = Manifest.parse(manifest_att.saved_to.read_bytes())
+            manifests.append(manifest)
+            opened_by_part.setdefault(manifest.part, opened)
+            signers.add(tuple(s.signer_email for s in opened.signatures))  # type: ignore[attr-defined]
+            for a in opened.attachments:  # type: ignore[attr-defined]
+                if a.filename != MANIFEST_NAME and a.saved_to is not None:
+                    saved.setdefault((manifest.part, a.filename), a.saved_to)
+        check = check_parts(manifests)
+        if check.missing:
+            raise PartsMissing(missing_text(check))
+        if len(signers) != 1:
+            raise SecurityVerdictError("The parts were signed by different senders; nothing was saved.")
+        written: list[Path] = []
+        for entry in check.manifest.files:
+            source = saved.get((entry.part, entry.name))
+            if source is None or sha256_file(source) != entry.sha256:
+                raise SecurityVerdictError(f"{entry.name} in part {entry.part} is missing or not the file the sender listed. Nothing was saved.")
+        if out_dir is not None:
+            out_dir = Path(out_dir)
+            out_dir.mkdir(parents=True, exist_ok=True)
+            clashes = [e.name for e in check.manifest.files if (out_dir / e.name).exists()]
+            if clashes:
+                raise InputFileError(f"{out_dir / clashes[0]} already exists; choose an empty folder.")
+            for entry in check.manifest.files:
+                target = out_dir / entry.name
+                shutil.move(str(saved[(entry.part, entry.name)]), target)
+                written.append(target)
+        ordered = tuple(opened_by_part[k] for k in sorted(opened_by_part))
+        return Reassembled(ordered, tuple(written), check.manifest.study, check.manifest.parts)
+
+
+# -- compose with --deidentify / --compress / --split ----------------------------------------
+
+
+def split_limit(stores: object | None, sender: str | None, explicit: int | None) -> int:
+    """The size every part must stay under: given, else the mail account's, else 25 MB."""
+    if explicit:
+        return explicit
+    if stores is not None:
+        try:
+            accounts = stores.accounts.list()  # type: ignore[attr-defined]
+            wanted = [a for a in accounts if sender and a.email in sender.lower()] or list(accounts)
+            if wanted:
+                return int(wanted[0].size_limit)
+        except Exception:  # no account set up: the common default
+            pass
+    return DEFAULT_SPLIT_LIMIT
+
+
+def compose_dicom(request: object, ask_passphrase: object, *, stores: object | None = None,
+                  progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None) -> object:
+    """compose_message for DICOM options: prepare the files in a private temporary folder,
+    then write one message (core/compose.py) or, with ``split``, the parts (core/dicom/split.py)."""
+    from dataclasses import replace
+
+    from ..core.dicom.split import SplitError, compose_parts
+    from ..core.dicom.summary import disclosure_records
+    from .compose import ComposeOutcome, build_request, write_message
+
+    if request.split and request.bcc:  # type: ignore[attr-defined]
+        raise SplitError("A split study cannot have Bcc recipients; send it to To/Cc recipients only.")
+    with scratch_folder() as scratch:
+        prep = prepare(request.attachments, Path(scratch), deidentify=request.deidentify,  # type: ignore[attr-defined]
+                       compress=request.compress, fileset=not request.split)  # type: ignore[attr-defined]
+        base, warnings, terms = build_request(request, ask_passphrase, stores=stores,  # type: ignore[arg-type]
+                                              attachments=prep.attachments, terms_from=prep.originals)
+        disclosure = tuple(disclosure_records(prep.originals, deidentified=prep.deidentified)) if prep.originals else ()
+        if not request.split:  # type: ignore[attr-defined]
+            outcome = write_message(request, base, warnings, terms, progress=progress, cancelled=cancelled)  # type: ignore[arg-type]
+            return replace(outcome, notes=prep.notes, disclosure=disclosure)
+        from ..core.privacy import subject_warnings
+
+        limit = split_limit(stores, base.sender, request.size_limit)  # type: ignore[attr-defined]
+        dicom_files = tuple(a for a in prep.attachments)
+        parts = compose_parts(base, dicom_files, limit, Path(request.out), Path(scratch) / "manifests",  # type: ignore[attr-defined]
+                              study=prep.study, progress=progress, cancelled=cancelled)
+        notes = (*prep.notes, f"The study was split into {len(parts)} messages, each under {limit / 1e6:.0f} MB.")
+        all_warnings = (*warnings, *parts[0].warnings, *subject_warnings(request.subject, tuple(terms)))  # type: ignore[attr-defined]
+        return ComposeOutcome(result=parts[0], warnings=tuple(all_warnings), parts=tuple(parts), notes=notes, disclosure=disclosure)
