@@ -60,7 +60,7 @@ def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | N
     counter = 0
     used: set[str] = set()
 
-    def process(source: Path, folder: Path) -> Path:
+    def process(source: Path, folder: Path) -> tuple[Path, str]:
         nonlocal counter
         counter += 1
         current = source
@@ -77,8 +77,8 @@ def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | N
         final = folder / name
         if current != source:
             current.rename(final)
-            return final
-        return source
+            return final, name
+        return source, name
 
     for number, path in enumerate(paths, start=1):
         path = Path(path)
@@ -92,17 +92,17 @@ def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | N
             made = [process(f, folder) for f in files]
             if fileset:
                 zip_name = "study.zip" if session else _unique(f"{path.name or 'study'}.zip", used)
-                result = write_fileset_zip(made, Path(scratch) / f"fileset-{number}.zip")
+                result = write_fileset_zip([m for m, _ in made], Path(scratch) / f"fileset-{number}.zip")
                 out.append(prepare_attachment(result.path, zip_name))
                 notes.append(f"{len(made)} DICOM files of {path.name} as one study archive with a DICOMDIR ({zip_name}).")
             else:
-                out.extend(prepare_attachment(m, m.name if m.parent == folder else _unique(m.name, used)) for m in made)
+                out.extend(prepare_attachment(m, name) for m, name in made)
         elif is_dicom(path):
             originals.append(path)
             folder = Path(scratch) / f"file-{number}"
             folder.mkdir(parents=True)
-            made = process(path, folder)
-            out.append(prepare_attachment(made, made.name if made != path else None))
+            made, name = process(path, folder)
+            out.append(prepare_attachment(made, name))
         else:
             out.append(prepare_attachment(path))
     if session is not None:

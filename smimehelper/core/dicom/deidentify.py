@@ -193,6 +193,11 @@ class _Walker:
                     self._dataset(item)
         elif action == "K":
             return
+        elif action == "Z" and int(elem.tag) in _PSEUDONYMS:
+            # Z allows "a non-zero length dummy value": viewers and DICOMDIR patient records need
+            # a Patient ID; one keyed pseudonym per patient per send keeps patients apart.
+            elem.value = _PSEUDONYMS[int(elem.tag)](self.session, str(elem.value or ""))
+            self.counts[2] += 1
         elif action == "Z":
             elem.value = None if vr not in _TEXT_VRS else ""
             self.counts[1] += 1
@@ -220,6 +225,22 @@ class _Walker:
         if vr in ("DA", "DT"):
             return None
         return value
+
+
+def _pseudonym(session: DeidSession, original: str) -> str:
+    digest = hmac.new(session.key, b"patient:" + original.strip().encode("utf-8", "replace"), hashlib.sha256)
+    return "ANON" + digest.hexdigest()[:10].upper()
+
+
+_PSEUDONYMS: dict[int, Callable[[DeidSession, str], str]] = {
+    0x00100020: _pseudonym,  # Patient ID
+    0x00100010: lambda session, original: "ANONYMOUS",  # Patient's Name
+    # Type 1 in the DICOMDIR's STUDY record (PS3.3 F.5.2), so a File-set can be built: dummies
+    # that carry nothing.
+    0x00080020: lambda session, original: "19000101",  # Study Date
+    0x00080030: lambda session, original: "000000",  # Study Time
+    0x00200010: lambda session, original: "ANON",  # Study ID
+}
 
 
 def _map_values(value: Any, fn: Callable[[str], str]) -> Any:
