@@ -190,6 +190,9 @@ def deidentify_to_folder(inputs: Sequence[Path], out_dir: Path, options: DeidOpt
             done.append(DeidentifiedFile(source, target))
             if progress:
                 progress(number, len(sources))
+        import os
+
+        os.sync()  # the copies are kept: on disk once, not one fsync per file
     except BaseException:
         for item in done:  # all or nothing: never a half de-identified study
             item.output.unlink(missing_ok=True)

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_writer
 from ..errors import InputFileError, UserError
-from .files import require_regular_file
+from .files import replacing_writer, require_regular_file
 
 METHODS = {
     "jpeg-ls": ("1.2.840.10008.1.2.4.80", "JPEG-LS Lossless"),
@@ -130,7 +129,7 @@ def _write_compressed(source: Path, output: Path, header: Any, uid: str) -> None
     if "PlanarConfiguration" in out_header:
         out_header.PlanarConfiguration = 0
     out_header.LossyImageCompression = header.get("LossyImageCompression", "00") or "00"
-    with atomic_writer(output, 0o600) as out:
+    with replacing_writer(output) as out:
         out_header.save_as(out, enforce_file_format=True)
         out.write(struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF))
         out.write(struct.pack("<HHI", 0xFFFE, 0xE000, 0))  # empty Basic Offset Table
@@ -162,7 +161,7 @@ def _verify(source: Path, output: Path) -> None:
 
 
 def _copy(source: Path, output: Path) -> None:
-    with open(source, "rb") as src, atomic_writer(output, 0o600) as out:
+    with open(source, "rb") as src, replacing_writer(output) as out:
         shutil.copyfileobj(src, out, 1 << 20)
 
 

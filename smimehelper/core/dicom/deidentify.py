@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_writer
 from ..errors import InputFileError, UserError
 from .annex_e import BASIC_CODE, OPTION_CODES, DeidOptions, action_for
-from .files import require_regular_file
+from .files import replacing_writer, require_regular_file
 from .pixelcopy import copy_pixel_element
 from .safe_private import is_safe_private
 
@@ -92,7 +91,7 @@ def deidentify_file(source: Path, output: Path, session: DeidSession) -> DeidRes
                 ds = pydicom.dcmread(src)
             counts = _Walker(session, ds).run()
             _finish(ds, session)
-            with atomic_writer(output, 0o600) as out:
+            with replacing_writer(output) as out:
                 ds.save_as(out, enforce_file_format=True)
                 if streamable:
                     src.seek(pixel_start)

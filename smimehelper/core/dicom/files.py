@@ -25,3 +25,29 @@ def require_regular_file(path: Path) -> Path:
     if not stat.S_ISREG(mode):
         raise InputFileError(f"{path} is not a regular file (a device or a pipe); give a DICOM file.")
     return path
+
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+
+@contextlib.contextmanager
+def replacing_writer(target: Path) -> Iterator[BinaryIO]:
+    """Like core.atomic.atomic_writer (temp file beside ``target``, renamed when complete, removed
+    on error, mode 0600) but without an fsync per file: a study is hundreds of files and a
+    per-file fsync made de-identification 3x slower. Callers that keep the files (``dicom
+    deidentify``) flush them to disk once at the end (os.sync)."""
+    target = Path(target)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or Path("."))
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+        os.replace(name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""DICOM figures of issue 13, in one run on the same files:
+
+1. De-identification of a synthetic 500-slice 512x512 16-bit study (about 250 MB): our time
+   (smimehelper dicom deidentify, whole process) against GDCM's gdcmanon (basic profile) on the
+   same files; target ratio <= 1.0.
+2. The whole de-identify + compress (JPEG-LS) + split (25 MB) + compose, as `smimehelper compose`
+   runs it: wall time and peak RSS of the process (target < 200 MB).
+
+Run: .venv/bin/python benchmarks/dicom_deidentify.py [--slices 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.core.dicom.synthetic import write_study  # noqa: E402
+from tests.pki.make_pki import build_pki  # noqa: E402
+
+
+def timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KiB) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    return elapsed, max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def peak_rss_of(cmd: list[str]) -> tuple[float, int]:
+    wrapper = [sys.executable, "-c",
+               "import resource,subprocess,sys,time;t=time.perf_counter();subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL);"
+               "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)", *cmd]
+    out = subprocess.run(wrapper, check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), int(out[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--slices", type=int, default=500)
+    args = parser.parse_args()
+    script = str(Path(sys.executable).parent / "smimehelper")
+    with tempfile.TemporaryDirectory(prefix="bench-dicom-") as tmp:
+        tmp_path = Path(tmp)
+        study = write_study(tmp_path / "study", args.slices, 512, 512)
+        size = sum(p.stat().st_size for p in study.files)
+        print(f"study: {args.slices} slices, {size / 1e6:.0f} MB")
+        cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-subj", "/CN=bench", "-days", "2"], check=True, capture_output=True)
+        (tmp_path / "gdcm").mkdir()
+        ours, ours_rss = peak_rss_of([script, "dicom", "deidentify", str(study.folder), "-o", str(tmp_path / "ours")])
+        gdcm, _ = peak_rss_of(["gdcmanon", "-e", "-c", str(cert), "-i", str(study.folder), "-o", str(tmp_path / "gdcm"), "--continue"])
+        print(f"de-identify: smimehelper {ours:.2f} s (peak RSS {ours_rss / 1024:.0f} MB), gdcmanon {gdcm:.2f} s, "
+              f"ratio {ours / gdcm:.2f} (target <= 1.0)")
+        pki = build_pki(tmp_path / "pki")
+        env_home = tmp_path / "home"
+        out = tmp_path / "out" / "study.eml"
+        out.parent.mkdir()
+        cmd = [script, "--home", str(env_home), "compose", "--from", "alice@example.org", "--to", "bob@example.org",
+               "--subject", "CBCT", "--body", "Study attached.", "--sign-key", str(pki["alice"].p12),
+               "--passphrase-file", str(pki.passphrase_file), "--recipient-cert", str(pki["bob"].cert_pem),
+               "--attach", str(study.folder), "--deidentify", "--compress", "--split", "--size-limit", "25", "-o", str(out)]
+        os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+        total, rss = peak_rss_of(cmd)
+        parts = sorted(out.parent.glob("study.part-*.eml"))
+        print(f"de-identify + compress + split + compose: {total:.2f} s, {len(parts)} parts, "
+              f"largest {max(p.stat().st_size for p in parts) / 1e6:.1f} MB, peak RSS {rss / 1024:.0f} MB (target < 200 MB)")
+
+
+if __name__ == "__main__":
+    main()
