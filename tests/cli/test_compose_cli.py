@@ -33,7 +33,7 @@ from tests.pki.make_pki import REFERENCE_NOW, Pki
 SENDER = "alice@example.org"
 BOB = "bob@example.org"
 CAROL = "carol@example.org"
-JSON_KEYS = {"path", "size", "message_id", "signed", "encrypted", "cipher", "encrypted_to", "warnings", "bcc_copies", "sent"}
+JSON_KEYS = {"path", "size", "message_id", "signed", "encrypted", "cipher", "encrypted_to", "warnings", "bcc_copies", "sent", "parts", "dicom"}
 
 # A tiny fake DICOM Part 10 file (128-byte preamble + "DICM") and a file with JPEG magic.
 FAKE_DICOM = b"\x00" * 128 + b"DICM" + bytes(range(256)) * 3 + b"junk\r\n\x00\xff"

@@ -117,7 +117,7 @@ def test_split_300mb_study_under_25mb_and_reassemble_shuffled(compose: Compose, 
 
 def test_split_part_with_altered_manifest_is_refused(compose: Compose, pki: Pki, tmp_path: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    study = write_study(tmp_path / "small", 6, 256, 256)
+    study = write_study(tmp_path / "small", 9, 256, 256)
     compose.ok("--attach", study.folder, "--split", "--size-limit", "1")
     parts = sorted(compose.outdir.glob("OUT.part-*.eml"))
     assert len(parts) >= 3
