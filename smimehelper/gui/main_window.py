@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
-from .compose_view import ComposeView
+from .compose import ComposeView
 from .contacts_view import ContactsView
 from .context import GuiContext
 from .first_run import FirstRunWizard
