@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.display import signature_sentence
+from ..core.display import TRUNCATED_NOTE, signature_sentence
 from .. import services
 from ..core.reader import OpenedMessage, SignatureVerdict
 from . import exit_codes
@@ -77,6 +77,8 @@ def as_json(opened: OpenedMessage) -> dict[str, Any]:
             for s in opened.signatures
         ],
         "body_text": opened.body_text,
+        "body_truncated": opened.body_truncated,
+        "sender_problem": opened.sender_problem,
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
             for a in opened.attachments
@@ -110,6 +112,8 @@ def show(opened: OpenedMessage) -> None:
         say("Message text:")
         for line in printable(opened.body_text, multiline=True).rstrip("\n").split("\n"):
             say(f"  {line}")
+        if opened.body_truncated:
+            say(f"  [{TRUNCATED_NOTE}]")
     if opened.attachments:
         say("")
         say("Attachments:")
