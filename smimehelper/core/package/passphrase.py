@@ -15,6 +15,7 @@ iterations in days (docs/security.md has the arithmetic).
 from __future__ import annotations
 
 import math
+import re
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
@@ -72,8 +73,9 @@ def rate_passphrase(passphrase: str, context: tuple[str, ...] = ()) -> Strength:
         return Strength(False, 0.0, "The passphrase is empty.")
     from zxcvbn import zxcvbn
 
-    known = [part for text in context for part in text.lower().replace("@", " ").replace("<", " ").replace(">", " ").split() if part]
-    result = zxcvbn(normalized, user_inputs=known[:50])
+    whole = [normalize_passphrase(text).decode("utf-8") for text in context]
+    known = whole + [part for text in whole for part in re.split(r"[\W_]+", text) if part]
+    result = zxcvbn(normalized, user_inputs=known[:60])
     guesses = float(result["guesses_log10"])
     if guesses >= MIN_GUESSES_LOG10:
         return Strength(True, guesses, "")
