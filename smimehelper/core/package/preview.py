@@ -1,7 +1,8 @@
 """Preview images for the package page, rendered when the package is made.
 
 A browser shows JPEG and PNG by itself (the page uses the file as its own preview); a DICOM
-image needs rendering here: the stored window (else the full range), MONOCHROME1 inverted, the
+image needs rendering here: the stored window (else the full range), MONOCHROME1 inverted (or
+as the Presentation LUT Shape says), the
 middle frame of a multi-frame image, scaled to at most 1024 pixels and saved as JPEG.
 
 This is a small local renderer because ``smimehelper/core/dicom/preview.py`` (another branch)
@@ -54,7 +55,7 @@ def _render(path: Path) -> bytes | None:
     elif photometric in ("MONOCHROME1", "MONOCHROME2") and pixels.ndim == 2:
         values = pydicom.pixels.apply_modality_lut(pixels[::step, ::step], header).astype(np.float32)
         values = _window(values, header)
-        if photometric == "MONOCHROME1":
+        if _inverted(header, photometric):
             values = 255.0 - values
         image = Image.fromarray(values.astype(np.uint8), mode="L")
     else:
@@ -63,6 +64,14 @@ def _render(path: Path) -> bytes | None:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=JPEG_QUALITY)
     return out.getvalue()
+
+
+def _inverted(header, photometric: str) -> bool:  # type: ignore[no-untyped-def]
+    """A Presentation LUT Shape, when present, decides (PS3.3 C.11.6); else MONOCHROME1 is inverted."""
+    shape = str(getattr(header, "PresentationLUTShape", "") or "").upper()
+    if shape in ("IDENTITY", "INVERSE"):
+        return shape == "INVERSE"
+    return photometric == "MONOCHROME1"
 
 
 def _window(values, dataset):  # type: ignore[no-untyped-def]
