@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -171,6 +172,7 @@ def write_package(
 
     head, tail = viewer_parts()
     out = Path(out)
+    _check_target(out)
     packed: list[PackedFile] = []
     try:
         with atomic_writer(out) as raw:
@@ -205,6 +207,21 @@ def write_package(
             raise
         raise ComposeError(f"Cannot write {out}: {exc.strerror}. No package was written.") from None
     return PackageResult(path=out, size=size, files=tuple(packed), chunks=header.chunks, iterations=header.iterations)
+
+
+def _check_target(out: Path) -> None:
+    """Only a regular file (or a new name) is replaced: renaming over a device node such as
+    /dev/null (as root) or a FIFO would replace the node itself."""
+    try:
+        info = out.stat()
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ComposeError(f"Cannot write {out}: {exc.strerror}.") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ComposeError(f"Cannot write {out}: it is a folder. Give a file name ending in .html.")
+    if not stat.S_ISREG(info.st_mode):
+        raise ComposeError(f"Cannot write {out}: it is not a regular file (a device or a pipe). Give a file name ending in .html.")
 
 
 class _Sealer:
