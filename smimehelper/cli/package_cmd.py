@@ -72,7 +72,23 @@ def chosen_passphrase(path: Path | None) -> str | None:
         raise PassphraseError(f"The passphrase file {path} is not UTF-8 text.") from None
 
 
+def _terminate_cleanly(_signum: int, _frame: object) -> None:
+    """SIGTERM (logout, shutdown, kill) unwinds like Ctrl-C: the half-written package is removed."""
+    raise KeyboardInterrupt
+
+
 def run(args: argparse.Namespace) -> int:
+    import signal
+    import tempfile
+
+    previous = signal.signal(signal.SIGTERM, _terminate_cleanly)
+    try:
+        return _run(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     import tempfile
 
     from .. import services
