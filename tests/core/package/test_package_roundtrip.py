@@ -261,3 +261,23 @@ def test_control_characters_in_texts_survive_as_data(files: list[Path], tmp_path
     opened = open_package(out, PASSPHRASE)
     assert opened.message == nasty and opened.subject == nasty
     assert b"alert(1)" not in out.read_bytes()
+
+
+def test_hostile_file_names_in_a_package_are_saved_inside_the_folder(tmp_path: Path) -> None:
+    """A package made by someone else (who knows the passphrase) may name a file "../../x"."""
+    from smimehelper.core.mime.writer import Attachment
+    from smimehelper.core.package.writer import PackageRequest, write_package
+    from tests.core.package.helpers import CREATED
+
+    source = tmp_path / "payload"
+    source.write_bytes(b"#!/bin/sh\necho owned\n")
+    names = ["../../evil.sh", "/etc/passwd", "CON", "a\x1b[2Jb\u202etxt.exe", ""]
+    attachments = tuple(Attachment(source, n, "application/octet-stream", source.stat().st_size) for n in names)
+    out = write_package(PackageRequest("a@example.org", "", "", attachments, PASSPHRASE, CREATED, check_strength=False), tmp_path / "p.html").path
+    folder = tmp_path / "saved"
+    opened = open_package(out, PASSPHRASE, folder)
+    assert [f.name for f in opened.files] == names  # shown as sent
+    for f in opened.files:
+        assert f.saved_to is not None and f.saved_to.parent == folder
+        assert "/" not in f.saved_to.name and "\x1b" not in f.saved_to.name and "\u202e" not in f.saved_to.name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.html", "payload", "saved"]
