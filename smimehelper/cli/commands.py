@@ -12,6 +12,7 @@ from __future__ import annotations
 COMMANDS: dict[str, tuple[str, str]] = {
     "compose": ("compose_cmd", "write a signed and encrypted message (.eml)"),
     "open": ("open_cmd", "open a signed and/or encrypted message (.eml)"),
+    "package": ("package_cmd", "a password package (.html) for a recipient without a certificate"),
     "identity": ("identity_cmd", "import and manage your own certificate"),
     "contacts": ("contacts_cmd", "colleagues' certificates"),
     "trust": ("trust_cmd", "certificate authorities you trust"),

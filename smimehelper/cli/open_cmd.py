@@ -25,9 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "its attachments. Exit 0 when everything checks out, 1 when a security check failed, "
         "2 for bad input.",
     )
-    p.add_argument("message", type=Path, metavar="MESSAGE.eml")
+    p.add_argument("message", type=Path, metavar="MESSAGE.eml", help="a message (.eml), or a password package (.html)")
     p.add_argument("--key", action="append", default=[], type=Path, metavar="FILE.p12", help="your certificate with its key, to decrypt (repeat for older ones)")
-    p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="file holding the .p12 passphrase (else asked)")
+    p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="file holding the .p12 passphrase, or a password package's passphrase (else asked)")
     p.add_argument("--trust", action="append", default=[], type=Path, metavar="CERT", help="a certificate authority you trust (PEM, DER or .p7b; repeat)")
     p.add_argument("--save-attachments", type=Path, metavar="DIR", help="save the attachments into this folder")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -35,6 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.package.reader import is_package
+
+    if is_package(args.message):  # a password package: --passphrase-file is the package's
+        from .package_cmd import run_open
+
+        return run_open(args)
     opened = services.open_message_file(
         services.OpenInput(
             message=args.message,

@@ -17,7 +17,7 @@ from ..core.dicom import patient_identifiers
 from ..core.errors import AddressError, PassphraseError
 from ..core.identity import Identity
 from ..core.mime.headers import parse_address
-from ..core.mime.writer import prepare_attachment
+from ..core.mime.writer import Attachment, prepare_attachment
 from ..core.privacy import subject_warnings
 from ..core.validation import Purpose
 from . import AskPassphrase, now as clock
@@ -72,14 +72,17 @@ def compose_message(
     stores: Stores | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> ComposeOutcome:
     """Check every input, then write the signed and encrypted message to ``request.out``.
 
     Without ``sign_key`` the identity comes from the store; recipients without a
     ``recipient_certs`` file get the newest valid certificate from the contacts.
+    ``attachments`` are files already typed by the caller (a password package is text/html),
+    sent after ``request.attachments``.
     """
     now = (request.now or clock()).replace(microsecond=0)
-    attachments = tuple(prepare_attachment(p) for p in request.attachments)
+    attachments = (*(prepare_attachment(p) for p in request.attachments), *attachments)
     certs = []
     for path in request.recipient_certs:
         certs.extend(c for c in load_certificates(path) if not describe(c).is_ca)

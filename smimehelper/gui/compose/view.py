@@ -40,12 +40,13 @@ from ..recipients import RecipientField, StatusBook
 from ..style import icon
 from ..tasks import TaskControl
 from .actions import ComposeActions
+from .package import PackageActions
 from .attachments import Attachment, AttachmentPanel
 from .texts import NO_IDENTITY, RED, estimate_message_size
 from .work import DraftReport, SendReport
 
 
-class ComposeView(ComposeActions, QWidget):
+class ComposeView(PackageActions, ComposeActions, QWidget):
     """Write, then Send / Open in mail program / Save .eml. See the module docstring."""
 
     def __init__(self, ctx: GuiContext, parent: QWidget | None = None) -> None:
@@ -92,6 +93,7 @@ class ComposeView(ComposeActions, QWidget):
         for recipients in (self.to_field, self.cc_field):
             recipients.changed.connect(self._recipients_changed)
             recipients.ask_certificate.connect(self.ask_for_certificate)
+            recipients.send_package.connect(self.send_as_package)
 
         self.subject_edit = QLineEdit()
         self.subject_edit.setAccessibleName("Subject")
