@@ -60,7 +60,7 @@ __all__ = ["LogWriteError", "TransferRecord", "Party", "record_transfer", "recor
 
 
 def log_for(stores: Stores) -> DisclosureLog:
-    return DisclosureLog(stores.home / "disclosure")
+    return DisclosureLog(stores.home / "disclosure", secrets=stores.identities.secrets)
 
 
 # -- the hook-in API ----------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -33,6 +34,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..jsonstore import read_document, write_document
+from ..secrets import SecretStore
 
 FORMAT = 1
 GENESIS_PREV = "0" * 64
@@ -58,10 +60,15 @@ class Entry:
     prev: str
     data: Mapping[str, Any]
     digest: str  # SHA-256 of this entry's line (without the newline)
+    mac: str = ""  # HMAC-SHA256 with the log's key from the OS keyring, when it has one
 
     @property
     def when(self) -> dt.datetime:
         return parse_time(self.time)
+
+
+def mac_key_name(log_id: str) -> str:
+    return f"disclosure-log-{log_id}"
 
 
 def encode(entry: Mapping[str, Any]) -> bytes:
@@ -93,7 +100,7 @@ def parse_line(line: bytes) -> Entry:
     for name, kind in required.items():
         if not isinstance(obj.get(name), kind) or isinstance(obj.get(name), bool):
             raise ValueError(f"the field {name!r} is missing or wrong")
-    if set(obj) != set(required):
+    if not set(required) <= set(obj) <= {*required, "mac"} or not isinstance(obj.get("mac", ""), str):
         raise ValueError("it has fields an entry does not have")
     if encode(obj) != line:
         raise ValueError("its bytes are not the canonical encoding (edited by hand?)")
@@ -101,7 +108,14 @@ def parse_line(line: bytes) -> Entry:
         parse_time(obj["time"])
     except ValueError:
         raise ValueError("its time is malformed") from None
-    return Entry(obj["seq"], obj["id"], obj["time"], obj["kind"], obj["prev"], obj["data"], digest_of(line))
+    return Entry(obj["seq"], obj["id"], obj["time"], obj["kind"], obj["prev"], obj["data"], digest_of(line), obj.get("mac", ""))
+
+
+def entry_mac(key: bytes, entry: Entry) -> str:
+    """HMAC-SHA256 over the entry's canonical encoding without its ``mac`` field."""
+    body = {"v": FORMAT, "seq": entry.seq, "id": entry.id, "time": entry.time, "kind": entry.kind,
+            "prev": entry.prev, "data": dict(entry.data)}
+    return hmac.new(key, encode(body), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -114,8 +128,11 @@ class RawLine:
 class DisclosureLog:
     """The log in ``folder`` (normally ``<data folder>/disclosure``)."""
 
-    def __init__(self, folder: Path, *, lock_timeout: float = LOCK_TIMEOUT) -> None:
+    def __init__(self, folder: Path, *, lock_timeout: float = LOCK_TIMEOUT, secrets: SecretStore | None = None) -> None:
+        """``secrets``: where the log's authentication key lives (the OS keyring); without a
+        secure one, entries are protected by the chain and the signed checkpoints alone."""
         self.folder = Path(folder)
+        self.secrets = secrets
         self.path = self.folder / LOG_FILE
         self.head_path = self.folder / "head.json"
         self.torn_folder = self.folder / "torn"
@@ -197,12 +214,39 @@ class DisclosureLog:
     def _genesis_data(self, now: dt.datetime) -> dict[str, Any]:
         from ... import __version__
 
-        return {"log": secrets.token_hex(8), "created": format_time(now), "app": f"smimehelper {__version__}"}
+        log_id = secrets.token_hex(8)
+        data: dict[str, Any] = {"log": log_id, "created": format_time(now), "app": f"smimehelper {__version__}"}
+        if self.secrets is not None and self.secrets.available():
+            if self.secrets.put(mac_key_name(log_id), secrets.token_bytes(32)):
+                data["mac"] = "hmac-sha256"
+        self._key_cache = None
+        return data
+
+    def mac_key(self) -> bytes | None:
+        """The log's authentication key, if it has one and the keyring gives it."""
+        cached = getattr(self, "_key_cache", None)
+        if cached is not None:
+            return cached or None
+        key = None
+        first = next(iter(self.entries()), None)
+        if first is not None and first.kind == "genesis" and first.data.get("mac") and self.secrets is not None:
+            key = self.secrets.get(mac_key_name(str(first.data.get("log"))))
+        self._key_cache = key or b""
+        return key
+
+    def authenticated(self) -> bool:
+        """Whether this log's genesis entry promises an authentication code on every entry."""
+        first = next(iter(self.entries()), None)
+        return bool(first is not None and first.kind == "genesis" and first.data.get("mac"))
 
     def _write_entry(self, last: Entry | None, kind: str, data: Mapping[str, Any], now: dt.datetime) -> Entry:
         seq = 1 if last is None else last.seq + 1
         obj = {"v": FORMAT, "seq": seq, "id": secrets.token_hex(8), "time": format_time(now), "kind": kind,
                "prev": GENESIS_PREV if last is None else last.digest, "data": dict(data)}
+        key = (self.secrets.get(mac_key_name(str(data.get("log")))) if kind == "genesis" and data.get("mac") and self.secrets
+               else self.mac_key() if last is not None else None)
+        if key:
+            obj["mac"] = hmac.new(key, encode(obj), hashlib.sha256).hexdigest()
         line = encode(obj)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

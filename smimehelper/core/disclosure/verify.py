@@ -20,13 +20,14 @@ the entry had been completed (then the line was cut: truncation).
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
 
 from .checkpoint import Statement, check_signature, checkpoint_files
-from .store import GENESIS_PREV, DisclosureLog, digest_of, parse_line
+from .store import GENESIS_PREV, DisclosureLog, digest_of, entry_mac, parse_line
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def verify_log(log: DisclosureLog, now: dt.datetime, signers: Sequence[x509.Cert
     referenced_files: dict[str, int] = {}
     expected, prev, count, log_id, last_line = 1, GENESIS_PREV, 0, None, 0
     broken = False
+    key: bytes | None = None
     for raw in log.lines():
         last_line = raw.number
         if not raw.complete:
@@ -129,6 +131,16 @@ def verify_log(log: DisclosureLog, now: dt.datetime, signers: Sequence[x509.Cert
             break
         if entry.seq == 1:
             log_id = str(entry.data.get("log", ""))
+            if entry.data.get("mac"):
+                key = log.mac_key()
+                if key is None:
+                    notes.append("The key that authenticates each entry is not in this computer's keyring (another "
+                                 "computer or user?); the entries were checked by their chain and signatures only.")
+        if key is not None and (not entry.mac or not hmac.compare_digest(entry.mac, entry_mac(key, entry))):
+            findings.append(Finding(entry.seq, raw.number, f"Entry {entry.seq} was not written by smimehelper on this "
+                                                           "computer (its authentication code does not match): it was changed or forged."))
+            broken = True
+            break
         if entry.kind == "checkpoint":
             referenced_files[str(entry.data.get("file", ""))] = entry.seq
         if entry.seq in wanted:
