@@ -149,7 +149,7 @@ class DisclosureLog:
             with self.locked():
                 last = self._prepare_tail(now)
                 entry = self._write_entry(last, kind, data, now)
-                self._write_head(entry)
+                self._write_head_quietly(entry)
                 return entry
         except OSError as exc:
             raise LogWriteError(_write_problem(self.folder, exc)) from None
@@ -163,7 +163,7 @@ class DisclosureLog:
                 last = self._prepare_tail(now)
                 kind, data = build(last, self.log_id() or "")
                 entry = self._write_entry(last, kind, data, now)
-                self._write_head(entry)
+                self._write_head_quietly(entry)
                 return entry
         except OSError as exc:
             raise LogWriteError(_write_problem(self.folder, exc)) from None
@@ -268,6 +268,12 @@ class DisclosureLog:
             _fsync_directory(self.folder)
         return parse_line(line)
 
+    def _write_head_quietly(self, entry: Entry) -> None:
+        """The entry is durable already; a head.json that cannot be updated (full disk) only lags,
+        which verify accepts (as after a crash between the two writes)."""
+        with contextlib.suppress(OSError):
+            self._write_head(entry)
+
     def _write_head(self, entry: Entry) -> None:
         write_document(self.head_path, "disclosure-head", 1, {"seq": entry.seq, "digest": entry.digest, "id": entry.id})
 
@@ -328,20 +334,20 @@ class DisclosureLog:
         if size == 0:
             return None, b"", 0
         with open(self.path, "rb") as handle:
-            buffer, end = b"", size
-            while True:
+            chunks: list[bytes] = []  # read backwards, newest first, until two newlines are seen
+            newlines, end = 0, size
+            while end > 0 and newlines < 2:
                 start = max(0, end - (1 << 16))
                 handle.seek(start)
-                buffer = handle.read(end - start) + buffer
+                chunk = handle.read(end - start)
+                chunks.append(chunk)
+                newlines += chunk.count(b"\n")
                 end = start
-                last_nl = buffer.rfind(b"\n")
-                if last_nl == -1:
-                    if start == 0:
-                        return None, buffer, 0  # not one complete line: all of it is torn
-                    continue
-                prev_nl = buffer.rfind(b"\n", 0, last_nl)
-                if prev_nl != -1 or start == 0:
-                    break
+            buffer = b"".join(reversed(chunks))
+        last_nl = buffer.rfind(b"\n")
+        if last_nl == -1:
+            return None, buffer, 0  # not one complete line: all of it is torn
+        prev_nl = buffer.rfind(b"\n", 0, last_nl)
         torn = buffer[last_nl + 1:]
         last_line = buffer[prev_nl + 1:last_nl]
         torn_offset = size - len(torn)
