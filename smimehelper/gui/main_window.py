@@ -43,7 +43,7 @@ class MainWindow(QMainWindow):
             (self.contacts, "Co&ntacts", "Your colleagues' certificates"),
             (self.identities, "&My certificates", "Your own certificate"),
             (self.outbox, "Out&box", "Messages waiting, sent or failed"),
-            (self.log, "&Log", "Every transfer recorded: search by patient, export a patient's disclosures"),
+            (self.log, "Lo&g", "Every transfer recorded: search by patient, export a patient's disclosures"),
         ):
             index = self.tabs.addTab(widget, title)
             self.tabs.setTabToolTip(index, tip)

@@ -58,6 +58,6 @@ def test_the_main_window_has_a_log_tab(qtbot, ctx, pki_home) -> None:  # type: i
     window = MainWindow(ctx)
     qtbot.addWidget(window)
     titles = [window.tabs.tabText(i) for i in range(window.tabs.count())]
-    assert "&Log" in titles
+    assert "Lo&g" in titles
     window.tabs.setCurrentWidget(window.log)
     assert window.log.table.rowCount() == 3

@@ -23,7 +23,7 @@ from ...core.transport import handoff
 from ...services import disclosure
 from ...core.transport.accounts import Account
 from ..tasks import TaskControl
-from .texts import AMBER, GREEN, NO_ACCOUNT, NO_IDENTITY, RED, REQUEST_BODY, REQUEST_SUBJECT, SENDING
+from .texts import PURPOSES, AMBER, GREEN, NO_ACCOUNT, NO_IDENTITY, RED, REQUEST_BODY, REQUEST_SUBJECT, SENDING
 from .work import DraftReport, SendReport, compose_and_send, compose_in_task, unique_path
 
 if TYPE_CHECKING:
@@ -234,6 +234,7 @@ class ComposeActions(_Base):
         return services.ComposeInput(
             sender=None, to=to, cc=cc, subject=self.subject_edit.text().strip(), body=self.body_edit.toPlainText(),
             sign_key=None, out=Path("message.eml"), attachments=tuple(self.attachments()), sign=sign, encrypt=encrypt,
+            purpose=self.purpose_edit.currentText().strip() or PURPOSES[0],
         )
 
     def _run(self, what: str, work: Callable[[TaskControl], Any], on_done: Callable[[Any], None]) -> None:
