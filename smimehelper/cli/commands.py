@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "send": ("delivery_cmd", "send a message (.eml) through your account, never in clear"),
     "outbox": ("delivery_cmd", "messages waiting to be sent, sent or failed"),
     "export": ("delivery_cmd", "hand a message to your mail program (as a draft)"),
+    "log": ("log_cmd", "the disclosure log: list, verify, export a patient's accounting, forward to a log server"),
     "gui": ("gui_cmd", "start the desktop app"),
     "demo": ("demo_cmd", "make demo certificates and a synthetic x-ray, and compose an encrypted message"),
 }

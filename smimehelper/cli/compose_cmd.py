@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--account", metavar="ADDR", help="the account to send with (default: the one for --from)")
     p.add_argument("--password-file", type=Path, metavar="FILE", help="the mail account password (else keyring or asked)")
     p.add_argument("--package-for-others", action="store_true", help="recipients without a usable certificate each get a password package mail instead (passphrases shown once)")
+    p.add_argument("--purpose", default="treatment / referral", metavar="TEXT",
+                   help="why the files are disclosed, for the disclosure log (default: treatment / referral)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 
@@ -71,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
             oaep=args.oaep,
             gcm=args.gcm,
             out=args.output,
+            purpose=args.purpose,
         ),
         passphrase_asker(args.passphrase_file),
         stores=services.Stores.open(args.home),

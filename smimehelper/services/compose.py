@@ -46,6 +46,7 @@ class ComposeInput:
     gcm: bool = False
     now: dt.datetime | None = None
     bcc: tuple[str, ...] = ()
+    purpose: str = "treatment / referral"  # for the disclosure log (asked in the app)
 
 
 @dataclass(frozen=True)
@@ -165,5 +166,11 @@ def compose_message(
         copy = compose_to_file(replace(base, encrypt_to=(address,)), target, progress=progress, cancelled=cancelled)
         copies.append(BccCopy(email, copy))
     all_warnings = (*warnings, *result.warnings, *subject_warnings(request.subject, tuple(terms)))
-    return ComposeOutcome(result=result, warnings=tuple(all_warnings), bcc_copies=tuple(copies))
+    outcome = ComposeOutcome(result=result, warnings=tuple(all_warnings), bcc_copies=tuple(copies))
+    if stores is not None:  # what it discloses, for the log entry written when it is sent or handed off
+        from .disclosure import remember_composed
+
+        remember_composed(stores, outcome, request.attachments, purpose=request.purpose, to=request.to, cc=request.cc,
+                          identity=identity if request.sign else None)
+    return outcome
 

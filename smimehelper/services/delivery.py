@@ -66,8 +66,20 @@ def queue_message(stores: Stores, message: Path, account_email: str | None, *, r
             f"The message is {size / 1e6:.1f} MB, more than the {account.size_limit / 1e6:.0f} MB your "
             f"mail account ({account.email}) accepts. Send fewer or smaller files per message."
         )
-    return stores.outbox.enqueue(message, account=account.email, envelope_from=sender,
-                                 recipients=recipients or header_recipients, subject=subject, append_to_sent=append_to_sent)
+    from . import disclosure
+
+    # Recorded (fsynced) before it enters the outbox: without its log entry a message never leaves.
+    record = disclosure.record_for_message(stores, message, method="smime", via=account.email,
+                                           recipients=recipients or header_recipients)
+    entry_id = disclosure.record_transfer(stores, record)
+    try:
+        item = stores.outbox.enqueue(message, account=account.email, envelope_from=sender,
+                                     recipients=recipients or header_recipients, subject=subject, append_to_sent=append_to_sent)
+    except BaseException as exc:
+        disclosure.record_outcome(stores, entry_id, "failed", note=f"not put in the outbox: {exc}")
+        raise
+    disclosure.record_queued(stores, entry_id, item)
+    return item
 
 
 def _has_account(stores: Stores, email: str) -> bool:
@@ -75,7 +87,13 @@ def _has_account(stores: Stores, email: str) -> bool:
 
 
 def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None) -> list[Delivered]:
-    return drain(stores.outbox, stores.accounts, password_source(stores, ask), ids=[i.id for i in items])
+    from . import disclosure
+
+    disclosure.reconcile_outbox(stores)
+    disclosure.ensure_recorded(stores, items)  # nothing leaves without its disclosure-log entry
+    results = drain(stores.outbox, stores.accounts, password_source(stores, ask), ids=[i.id for i in items])
+    disclosure.record_deliveries(stores, results)
+    return results
 
 
 def queue_composed(stores: Stores, outcome: ComposeOutcome, account_email: str | None) -> list[OutboxItem]:

@@ -20,9 +20,10 @@ from PySide6.QtWidgets import QFileDialog
 from ... import services
 from ...core.display import human_size
 from ...core.transport import handoff
+from ...services import disclosure
 from ...core.transport.accounts import Account
 from ..tasks import TaskControl
-from .texts import AMBER, GREEN, NO_ACCOUNT, NO_IDENTITY, RED, REQUEST_BODY, REQUEST_SUBJECT, SENDING
+from .texts import PURPOSES, AMBER, GREEN, NO_ACCOUNT, NO_IDENTITY, RED, REQUEST_BODY, REQUEST_SUBJECT, SENDING
 from .work import DraftReport, SendReport, compose_and_send, compose_in_task, unique_path
 
 if TYPE_CHECKING:
@@ -102,8 +103,11 @@ class ComposeActions(_Base):
             target = unique_path(drafts, f"message-{dt.datetime.now():%Y%m%d-%H%M%S}", ".eml")
             with tempfile.TemporaryDirectory(prefix="smimehelper-") as folder:
                 outcome = compose_in_task(stores, replace(request, out=Path(folder) / "message.eml"), secret, control)
-                handoff.write_draft(outcome.result.path, target)
-            handoff.open_with_system(target)
+                record = disclosure.record_for_message(stores, outcome.result.path, method="handoff", via="the mail program")
+                with disclosure.transfer(stores, record) as logged:  # recorded before it is handed over
+                    handoff.write_draft(outcome.result.path, target)
+                    handoff.open_with_system(target)
+                    logged.done("handed-over", note="opened as a draft in the mail program")
             return DraftReport(outcome, target)
 
         self._run("Building the encrypted message...", work, self._drafted)
@@ -230,6 +234,7 @@ class ComposeActions(_Base):
         return services.ComposeInput(
             sender=None, to=to, cc=cc, subject=self.subject_edit.text().strip(), body=self.body_edit.toPlainText(),
             sign_key=None, out=Path("message.eml"), attachments=tuple(self.attachments()), sign=sign, encrypt=encrypt,
+            purpose=self.purpose_edit.currentText().strip() or PURPOSES[0],
         )
 
     def _run(self, what: str, work: Callable[[TaskControl], Any], on_done: Callable[[Any], None]) -> None:

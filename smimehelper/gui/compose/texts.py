@@ -67,3 +67,6 @@ def estimate_message_size(attachment_bytes: int, body_bytes: int, *, encrypt: bo
     growth = BASE64_GROWTH * (BASE64_GROWTH if encrypt else 1.0)
     return int((attachment_bytes + body_bytes) * growth) + MESSAGE_OVERHEAD
 
+
+# What the disclosure log records as the purpose (editable; the first is the default).
+PURPOSES = ("treatment / referral", "second opinion", "at the patient's request", "insurance / payment", "legal requirement")

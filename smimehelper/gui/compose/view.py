@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
     QHBoxLayout,
+    QComboBox,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -42,7 +43,7 @@ from ..tasks import TaskControl
 from .actions import ComposeActions
 from .package import PackageActions
 from .attachments import Attachment, AttachmentPanel
-from .texts import NO_IDENTITY, RED, estimate_message_size
+from .texts import NO_IDENTITY, PURPOSES, RED, estimate_message_size
 from .work import DraftReport, SendReport
 
 
@@ -116,6 +117,14 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
         self.subject_warning.hide()
         subject_box.addWidget(self.subject_warning)
         form.addRow(subject_label, subject_box)
+        self.purpose_edit = QComboBox()  # for the disclosure log: why these files are disclosed
+        self.purpose_edit.setEditable(True)
+        self.purpose_edit.addItems(PURPOSES)
+        self.purpose_edit.setAccessibleName("Purpose of the disclosure")
+        self.purpose_edit.setToolTip("Recorded in the disclosure log (not sent): why the patient's files are disclosed.")
+        purpose_label = QLabel("Purpose (&why):")
+        purpose_label.setBuddy(self.purpose_edit)
+        form.addRow(purpose_label, self.purpose_edit)
         outer.addLayout(form)
         self.subject_edit.textChanged.connect(self._update_subject_warning)
 
