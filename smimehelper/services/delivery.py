@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from ..core.transport.outbox import OutboxItem
 from ..core.transport.smtp import MessageTooLarge
 
 if TYPE_CHECKING:
+    from ..core.disclosure.model import TransferRecord
     from .compose import ComposeOutcome
     from .stores import Stores
 
@@ -54,7 +56,9 @@ def _envelope(message: Path) -> tuple[str, tuple[str, ...], str]:
 
 
 def queue_message(stores: Stores, message: Path, account_email: str | None, *, recipients: tuple[str, ...] | None = None,
-                  append_to_sent: bool = True) -> OutboxItem:
+                  append_to_sent: bool = True, record: TransferRecord | None = None) -> OutboxItem:
+    """Into the outbox, after its disclosure-log entry (``record``, else what compose remembered
+    under the message's Message-ID) is durably written."""
     sender, header_recipients, subject = _envelope(message)
     if account_email:
         account = stores.accounts.get(account_email)
@@ -69,8 +73,11 @@ def queue_message(stores: Stores, message: Path, account_email: str | None, *, r
     from . import disclosure
 
     # Recorded (fsynced) before it enters the outbox: without its log entry a message never leaves.
-    record = disclosure.record_for_message(stores, message, method="smime", via=account.email,
-                                           recipients=recipients or header_recipients)
+    if record is None:
+        record = disclosure.record_for_message(stores, message, method="smime", via=account.email,
+                                               recipients=recipients or header_recipients)
+    else:
+        record = replace(record, via=f"{record.via} through {account.email}")
     entry_id = disclosure.record_transfer(stores, record)
     try:
         item = stores.outbox.enqueue(message, account=account.email, envelope_from=sender,

@@ -13,6 +13,8 @@ files with SHA-256, method "password package", message id.
 
 from __future__ import annotations
 
+from ..core.disclosure.model import TransferRecord
+
 import datetime as dt
 import shutil
 import tempfile
@@ -50,6 +52,7 @@ class PackageInput:
     sender: str | None = None
     sign_key: Path | None = None
     now: dt.datetime | None = None
+    purpose: str = "treatment / referral"  # for the disclosure log
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class PackageOutcome:
     mail: Path | None = None
     mail_size: int = 0
     warnings: tuple[str, ...] = ()
+    record: TransferRecord | None = None  # the disclosure-log entry: the files inside, not the .html
 
     @property
     def message_id(self) -> str | None:
@@ -182,6 +186,14 @@ def make_package(
         message_id=message_id,
         at=when,
     )
+    record = _transfer_record(request, sender, recipient, mail is not None, message_id)
+    if stores is not None and mail is None:
+        # Saved as a file to hand over another way: recorded as handed over now. (A package
+        # mail is recorded when it is queued, like every mail: see send_package.)
+        from . import disclosure as log
+
+        entry = log.record_transfer(stores, record, ask_passphrase=ask_passphrase)
+        log.record_outcome(stores, entry, "handed-over", note=f"saved as {request.out} for another channel")
     return PackageOutcome(
         recipient=recipient,
         package=request.out if request.out is not None else (mail or result.path),
@@ -192,6 +204,25 @@ def make_package(
         mail=mail,
         mail_size=mail_size,
         warnings=tuple(warnings),
+        record=record,
+    )
+
+
+def _transfer_record(request: PackageInput, sender: str, recipient: str, by_mail: bool, message_id: str | None) -> TransferRecord:
+    """What the package discloses, for the log: the files inside it (DICOM patient fields too)."""
+    from ..core.disclosure.files import describe_files
+    from ..core.disclosure.model import Party
+
+    me = parse_address(sender)
+    them = parse_address(request.to)
+    return TransferRecord(
+        sender=Party(me.display_name, me.addr_spec.lower()),
+        recipients=(Party(them.display_name, recipient),),
+        method="password-package",
+        via="package mail" if by_mail else "package file",
+        files=describe_files(request.attachments),
+        message_id=message_id or "",
+        purpose=request.purpose,
     )
 
 
@@ -241,7 +272,7 @@ def send_package(stores: Stores, outcome: PackageOutcome, account_email: str | N
 
     assert outcome.mail is not None
     try:
-        item = queue_message(stores, outcome.mail, account_email, recipients=(outcome.recipient,))
+        item = queue_message(stores, outcome.mail, account_email, recipients=(outcome.recipient,), record=outcome.record)
     except MessageTooLarge as exc:
         raise MessageTooLarge(
             f"{exc} For a large study, save the package as a file instead ('smimehelper package ... -o "

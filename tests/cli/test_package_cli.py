@@ -244,3 +244,30 @@ def test_compose_package_for_others_when_nobody_has_a_certificate(alice, pki: Pk
     without = run_main(["compose", "--to", "dave@example.org", "--subject", SUBJECT, "--body", BODY, "-o", out,
                         "--passphrase-file", pki.passphrase_file], capsys)
     assert without.code == 2 and "no certificate" in without.err.lower()
+
+
+def _log(capsys) -> list[dict]:  # type: ignore[no-untyped-def]
+    result = run_main(["log", "list", "--json"], capsys)
+    assert result.code == 0, result.err
+    return json.loads(result.out)["transfers"]
+
+
+def test_packages_are_in_the_disclosure_log_with_the_files_inside(alice, pki: Pki, capsys, smtp_server_factory) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: a package saved as a file and one sent by mail are each one transfer, method
+    "password-package", listing the files inside it (not the .html), with the outcome."""
+    tmp_path, files, password = alice
+    assert run_main(["package", "--to", "Dr Dave <dave@example.org>", "--subject", SUBJECT, "--body", BODY, *_attach(files),
+                     "-o", tmp_path / "usb.html"], capsys).code == 0
+    server = smtp_server_factory("starttls", password=PASSWORD)
+    _add_account(capsys, password, server)
+    sent = run_main(["package", "--to", "erin@example.org", "--subject", SUBJECT, "--body", BODY, *_attach(files), "--send",
+                     "--password-file", password, "--key-passphrase-file", pki.passphrase_file, "--json"], capsys)
+    assert sent.code == 0, sent.err
+    saved, mailed = _log(capsys)[-2:]
+    wanted = sorted((f.name, hashlib.sha256(f.read_bytes()).hexdigest()) for f in files)
+    for entry, who in ((saved, "dave@example.org"), (mailed, "erin@example.org")):
+        assert entry["method"] == "password-package", entry
+        assert [r["address"] for r in entry["recipients"]] == [who]
+        assert sorted((f["name"], f["sha256"]) for f in entry["files"]) == wanted
+    assert saved["state"] == "handed-over"
+    assert mailed["state"] == "sent" and mailed["message_id"] == json.loads(sent.out)["message_id"]
