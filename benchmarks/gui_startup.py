@@ -94,7 +94,7 @@ app = QApplication([sys.argv[0]])
 from smimehelper.gui.context import GuiContext
 from smimehelper.gui.tasks import TaskRunner
 try:
-    from smimehelper.gui.compose_view import ComposeView
+    from smimehelper.gui.compose import ComposeView
 except ImportError as exc:
     print(json.dumps({"error": f"smimehelper.gui.compose_view is not there yet: {exc}"}))
     sys.exit(0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 COMMANDS: dict[str, tuple[str, str]] = {
     "compose": ("compose_cmd", "write a signed and encrypted message (.eml)"),
     "open": ("open_cmd", "open a signed and/or encrypted message (.eml)"),
+    "package": ("package_cmd", "a password package (.html) for a recipient without a certificate"),
     "identity": ("identity_cmd", "import and manage your own certificate"),
     "contacts": ("contacts_cmd", "colleagues' certificates"),
     "trust": ("trust_cmd", "certificate authorities you trust"),
@@ -20,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("delivery_cmd", "messages waiting to be sent, sent or failed"),
     "export": ("delivery_cmd", "hand a message to your mail program (as a draft)"),
     "dicom": ("dicom_cmd", "what DICOM files say about the patient; remove patient details"),
+    "log": ("log_cmd", "the disclosure log: list, verify, export a patient's accounting, forward to a log server"),
     "gui": ("gui_cmd", "start the desktop app"),
     "demo": ("demo_cmd", "make demo certificates and a synthetic x-ray, and compose an encrypted message"),
 }

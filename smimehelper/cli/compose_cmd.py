@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--send", action="store_true", help="send it through your mail account after writing it")
     p.add_argument("--account", metavar="ADDR", help="the account to send with (default: the one for --from)")
     p.add_argument("--password-file", type=Path, metavar="FILE", help="the mail account password (else keyring or asked)")
+    p.add_argument("--package-for-others", action="store_true", help="recipients without a usable certificate each get a password package mail instead (passphrases shown once)")
+    p.add_argument("--purpose", default="treatment / referral", metavar="TEXT",
+                   help="why the files are disclosed, for the disclosure log (default: treatment / referral)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     dicom = p.add_argument_group("DICOM (x-rays, studies)", "A folder given with --attach becomes one study archive (a DICOM File-set with DICOMDIR, in a .zip).")
     dicom.add_argument("--deidentify", action="store_true", help="remove patient details from the DICOM files sent (DICOM PS3.15; the originals stay unchanged)")
@@ -69,12 +72,21 @@ def run(args: argparse.Namespace) -> int:
         from ..core.errors import UserError
 
         raise UserError("--size-limit needs --split and at least 1 MB.")
+    to, cc, bcc, others = tuple(args.to), tuple(args.cc), tuple(args.bcc), ()
+    if args.package_for_others:
+        from .package_cmd import split_for_packages
+
+        to, cc, bcc, others = split_for_packages(args)
+        if not to and not cc and not bcc:
+            from .package_cmd import run_packages
+
+            return run_packages(args, body, others, None, [])
     outcome = services.compose_message(
         services.ComposeInput(
             sender=args.sender,
-            to=tuple(args.to),
-            cc=tuple(args.cc),
-            bcc=tuple(args.bcc),
+            to=to,
+            cc=cc,
+            bcc=bcc,
             subject=args.subject,
             body=body,
             attachments=tuple(args.attach),
@@ -89,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             compress=args.compress,
             split=args.split,
             size_limit=int(args.size_limit * 1e6) if args.size_limit else None,
+            purpose=args.purpose,
         ),
         passphrase_asker(args.passphrase_file),
         stores=services.Stores.open(args.home),
@@ -101,41 +114,53 @@ def run(args: argparse.Namespace) -> int:
         stores = services.Stores.open(args.home)
         items = services.queue_composed(stores, outcome, args.account)
         delivered = services.send_messages(stores, items, password_asker(args.password_file))
+    if others:
+        from .package_cmd import run_packages
+
+        return run_packages(args, body, others, outcome, delivered)
     if args.json:
-        emit_json(
-            {
-                "path": str(result.path),
-                "size": result.size,
-                "message_id": result.message_id,
-                "signed": result.signed,
-                "encrypted": result.encrypted,
-                "cipher": result.cipher,
-                "encrypted_to": list(result.recipients),
-                "warnings": list(outcome.warnings),
-                "bcc_copies": [{"address": c.address, "path": str(c.result.path)} for c in outcome.bcc_copies],
-                "parts": [{"path": str(r.path), "size": r.size} for r in outcome.parts],
-                "dicom": list(outcome.notes),
-                "sent": [{"id": d.item.id, "state": d.item.state, "message": d.message} for d in delivered],
-            }
-        )
+        emit_json(composed_json(outcome, delivered))
     else:
-        for text in outcome.warnings:
-            warn(text)
-        for note in outcome.notes:
-            say(note)
-        if outcome.parts:
-            for number, part in enumerate(outcome.parts, start=1):
-                say(f"Part {number} of {len(outcome.parts)}: {part.path} ({human_size(part.size)}).")
-        else:
-            say(f"Wrote {result.path} ({human_size(result.size)}).")
-        if result.signed:
-            say("Signed with your certificate.")
-        if result.encrypted:
-            say(f"Encrypted ({result.cipher}) so that only these can read it: {', '.join(result.recipients)}.")
-        for copy in outcome.bcc_copies:
-            say(f"Blind copy for {copy.address}: {copy.result.path} (encrypted to them and you only).")
-        for d in delivered:
-            say(f"{d.item.id}: {d.message}")
+        show_composed(outcome, delivered)
     if any(d.item.state != "sent" for d in delivered):
         return exit_codes.DELIVERY_INCOMPLETE
     return exit_codes.OK
+
+
+def composed_json(outcome: services.ComposeOutcome, delivered: list) -> dict:  # type: ignore[type-arg]
+    result = outcome.result
+    return {
+        "path": str(result.path),
+        "size": result.size,
+        "message_id": result.message_id,
+        "signed": result.signed,
+        "encrypted": result.encrypted,
+        "cipher": result.cipher,
+        "encrypted_to": list(result.recipients),
+        "warnings": list(outcome.warnings),
+        "bcc_copies": [{"address": c.address, "path": str(c.result.path)} for c in outcome.bcc_copies],
+        "parts": [{"path": str(r.path), "size": r.size} for r in outcome.parts],
+        "dicom": list(outcome.notes),
+        "sent": [{"id": d.item.id, "state": d.item.state, "message": d.message} for d in delivered],
+    }
+
+
+def show_composed(outcome: services.ComposeOutcome, delivered: list) -> None:  # type: ignore[type-arg]
+    result = outcome.result
+    for text in outcome.warnings:
+        warn(text)
+    for note in outcome.notes:
+        say(note)
+    if outcome.parts:
+        for number, part in enumerate(outcome.parts, start=1):
+            say(f"Part {number} of {len(outcome.parts)}: {part.path} ({human_size(part.size)}).")
+    else:
+        say(f"Wrote {result.path} ({human_size(result.size)}).")
+    if result.signed:
+        say("Signed with your certificate.")
+    if result.encrypted:
+        say(f"Encrypted ({result.cipher}) so that only these can read it: {', '.join(result.recipients)}.")
+    for copy in outcome.bcc_copies:
+        say(f"Blind copy for {copy.address}: {copy.result.path} (encrypted to them and you only).")
+    for d in delivered:
+        say(f"{d.item.id}: {d.message}")

@@ -175,14 +175,12 @@ def run_outbox_retry(args: argparse.Namespace) -> int:
     ask = password_asker(args.password_file)
     if args.id:
         return report(services.send_messages(stores, [stores.outbox.get(args.id)], ask))
-    from ..core.transport.delivery import drain
-
     stores.outbox.recover()
     waiting = [i for i in stores.outbox.items() if i.state == "queued"]
     if not waiting:
         say("Nothing is waiting to be sent.")
         return exit_codes.OK
-    return report(drain(stores.outbox, stores.accounts, services.password_source(stores, ask), ids=[i.id for i in waiting]))
+    return report(services.send_messages(stores, waiting, ask))
 
 
 def run_outbox_remove(args: argparse.Namespace) -> int:
@@ -192,15 +190,23 @@ def run_outbox_remove(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    if args.to_draft is not None:
-        path = handoff.write_draft(args.message, args.to_draft)
-        say(f"Wrote {path}: Outlook opens it as a draft ready to send.")
-        if args.open:
-            handoff.open_with_system(path)
-        return exit_codes.OK
+    from ..services import disclosure
+
     stores = services.Stores.open(args.home)
+    if args.to_draft is not None:
+        record = disclosure.record_for_message(stores, args.message, method="handoff", via=f"draft file {args.to_draft}")
+        with disclosure.transfer(stores, record) as logged:  # recorded before it is handed over
+            path = handoff.write_draft(args.message, args.to_draft)
+            if args.open:
+                handoff.open_with_system(path)
+            logged.done("handed-over", note=f"draft written to {path}" + (" and opened in the mail program" if args.open else ""))
+        say(f"Wrote {path}: Outlook opens it as a draft ready to send.")
+        return exit_codes.OK
     account = stores.accounts.get(args.account)
     password = services.password_source(stores, password_asker(args.password_file))(account)
-    folder = imap.append(account, password, "\\Drafts", args.message, draft=True)
+    record = disclosure.record_for_message(stores, args.message, method="handoff", via=f"Drafts folder of {account.email}")
+    with disclosure.transfer(stores, record) as logged:
+        folder = imap.append(account, password, "\\Drafts", args.message, draft=True)
+        logged.done("handed-over", note=f"put in the folder {folder} of {account.email}")
     say(f"Put the message in the folder {folder} of {account.email}: open your mail program and send it from there.")
     return exit_codes.OK

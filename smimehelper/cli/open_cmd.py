@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.display import signature_sentence
+from ..core.display import TRUNCATED_NOTE, signature_sentence
 from .. import services
 from ..core.reader import OpenedMessage, SignatureVerdict
 from . import exit_codes
@@ -25,10 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "its attachments. Exit 0 when everything checks out, 1 when a security check failed, "
         "2 for bad input.",
     )
-    p.add_argument("message", type=Path, metavar="MESSAGE.eml")
+    p.add_argument("message", type=Path, metavar="MESSAGE.eml", help="a message (.eml), or a password package (.html)")
     p.add_argument("more_parts", nargs="*", type=Path, metavar="PART.eml", help="the other parts of a study sent in several messages: they are checked and put back together")
     p.add_argument("--key", action="append", default=[], type=Path, metavar="FILE.p12", help="your certificate with its key, to decrypt (repeat for older ones)")
-    p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="file holding the .p12 passphrase (else asked)")
+    p.add_argument("--passphrase-file", type=Path, metavar="FILE", help="file holding the .p12 passphrase, or a password package's passphrase (else asked)")
     p.add_argument("--trust", action="append", default=[], type=Path, metavar="CERT", help="a certificate authority you trust (PEM, DER or .p7b; repeat)")
     p.add_argument("--save-attachments", type=Path, metavar="DIR", help="save the attachments into this folder")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
@@ -36,6 +36,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..core.package.reader import is_package
+
+    if is_package(args.message):  # a password package: --passphrase-file is the package's
+        if args.more_parts:
+            from ..core.errors import UserError
+
+            raise UserError("A password package (.html) is opened on its own: give only that one file.")
+        from .package_cmd import run_open
+
+        return run_open(args)
     if args.more_parts:
         return run_parts(args)
     opened = services.open_message_file(
@@ -85,6 +95,8 @@ def as_json(opened: OpenedMessage) -> dict[str, Any]:
             for s in opened.signatures
         ],
         "body_text": opened.body_text,
+        "body_truncated": opened.body_truncated,
+        "sender_problem": opened.sender_problem,
         "attachments": [
             {"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}
             for a in opened.attachments
@@ -118,6 +130,8 @@ def show(opened: OpenedMessage) -> None:
         say("Message text:")
         for line in printable(opened.body_text, multiline=True).rstrip("\n").split("\n"):
             say(f"  {line}")
+        if opened.body_truncated:
+            say(f"  [{TRUNCATED_NOTE}]")
     if opened.attachments:
         say("")
         say("Attachments:")

@@ -16,7 +16,6 @@ from enum import Enum
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
@@ -130,38 +129,20 @@ def _declares_revocation(cert: x509.Certificate) -> bool:
     return False
 
 
-def _key_usages(cert: x509.Certificate, purpose: Purpose) -> list[set[str]]:
-    if purpose is Purpose.SIGN:
-        return [{"digital_signature"}, {"non_repudiation"}]
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        return [{"key_encipherment"}]
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return [{"key_agreement"}]
-    return [set()]
-
-
 async def _validate(cert, purpose, now, anchors, intermediates, fetch, strict) -> list[Exception]:  # type: ignore[no-untyped-def]
     # Imported here: aiohttp costs ~0.15 s at start-up, and most runs never validate online.
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
     backend = AIOHttpFetcherBackend(per_request_timeout=FETCH_TIMEOUT_SECONDS)
     async with backend as fetchers:
-        usages = _key_usages(cert, purpose)
-        for index, usage in enumerate(usages):
-            context = ValidationContext(
-                trust_roots=[_asn1(a) for a in anchors],
-                other_certs=[_asn1(c) for c in intermediates],
-                moment=now,
-                allow_fetching=fetch,
-                fetchers=fetchers if fetch else None,
-                revocation_mode="hard-fail" if strict else "soft-fail",
-            )
-            validator = CertificateValidator(_asn1(cert), validation_context=context)
-            try:
-                await validator.async_validate_usage(key_usage=usage, extended_key_usage={"email_protection"})
-                return list(context.soft_fail_exceptions)
-            except InvalidCertificateError as exc:
-                if index == len(usages) - 1 or "usage" not in str(exc).lower():
-                    raise
-    return []
+        context = ValidationContext(
+            trust_roots=[_asn1(a) for a in anchors],
+            other_certs=[_asn1(c) for c in intermediates],
+            moment=now,
+            allow_fetching=fetch,
+            fetchers=fetchers if fetch else None,
+            revocation_mode="hard-fail" if strict else "soft-fail",
+        )
+        # Usage was checked by find_problem (validation.find_usage_problem); only the path here.
+        await CertificateValidator(_asn1(cert), validation_context=context).async_validate_path()
+        return list(context.soft_fail_exceptions)

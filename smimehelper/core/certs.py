@@ -111,7 +111,7 @@ def key_type_name(key: object) -> str:
         return {"secp256r1": "EC P-256", "secp384r1": "EC P-384", "secp521r1": "EC P-521"}.get(
             key.curve.name, f"EC {key.curve.name}"
         )
-    return type(key).__name__
+    return type(key).__name__.replace("PublicKey", "")  # X25519, X448, Ed25519, Ed448, DSA
 
 
 def load_certificates(path: Path) -> list[x509.Certificate]:

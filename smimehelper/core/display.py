@@ -55,3 +55,8 @@ def signature_sentence(index: int, total: int, s: "SignatureVerdict", *, emphasi
     if s.valid:
         return f"Signature{where}: valid (unchanged since signing) but {not_trusted}, signed by {who}{when}. {printable(s.reason)}"
     return f"Signature{where}: {not_valid}, claimed signer {who}{when}. {printable(s.reason)}"
+
+
+TRUNCATED_NOTE = (
+    "The text is longer than shown here; the whole text is among the attachments as message.txt."
+)

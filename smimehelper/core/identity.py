@@ -11,11 +11,11 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa, x448, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x448, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .certs import cert_emails, describe, read_small_file
-from .errors import CertificateError, PassphraseError
+from .errors import CertificateError
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | x25519.X25519PrivateKey | x448.X448PrivateKey
 _SUPPORTED_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, x25519.X25519PrivateKey, x448.X448PrivateKey)
@@ -39,41 +39,39 @@ class Identity:
 
 
 def load_pkcs12(path: Path, passphrase: bytes | None) -> Identity:
-    """Open a .p12/.pfx file (modern AES/PBKDF2, 3DES or legacy RC2-40 exports)."""
+    """Open a .p12/.pfx file (modern AES/PBKDF2, 3DES or legacy RC2-40 exports; RSA, EC, X25519,
+    X448 keys); a file that cannot be read says why (see pkcs12_read)."""
     data = read_small_file(path, what="certificate file (.p12/.pfx)")
     try:
         bundle = pkcs12.load_pkcs12(data, passphrase or None)
-    except ValueError as exc:
-        text = str(exc).lower()
-        if "password" in text or "mac" in text or "decrypt" in text:
-            if not passphrase:
-                raise PassphraseError(
-                    f"{path} is protected by a passphrase; please give it."
-                ) from None
-            # A wrong passphrase and a damaged file fail the same integrity check.
-            raise PassphraseError(
-                f"The passphrase for {path} is not correct (or the file is damaged). Please try again."
-            ) from None
-        raise CertificateError(
-            f"{path} is not a readable PKCS#12 (.p12/.pfx) file. It may be damaged or incomplete; "
-            "export it again from where it came from."
-        ) from None
-    except TypeError:
-        raise PassphraseError(f"The passphrase for {path} is not correct. Please try again.") from None
-    if bundle.key is None or bundle.cert is None:
+        key, cert = bundle.key, bundle.cert.certificate if bundle.cert else None
+        others = tuple(c.certificate for c in bundle.additional_certs)
+    except (ValueError, TypeError):
+        # Find out why (wrong passphrase, not a .p12, no key...), or read what cryptography
+        # cannot (X25519/X448 keys, as OpenSSL 3 writes them).
+        from .pkcs12_read import explain_or_read
+
+        contents = explain_or_read(data, passphrase, str(path))
+        key, cert, others = contents.key, contents.cert, contents.others
+    if key is None or cert is None:
         raise CertificateError(
             f"{path} contains no private key with its certificate. Export it again with the "
             "private key included (in Windows: \"Yes, export the private key\")."
         )
-    key = bundle.key
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        raise CertificateError(
+            f"The certificate in {path} has an {'Ed25519' if isinstance(key, ed25519.Ed25519PrivateKey) else 'Ed448'} "
+            "key. Mail programs (Outlook, Thunderbird, Apple Mail) cannot check such signatures yet, so "
+            "smimehelper cannot sign with it. Ask your certificate provider for an RSA (or EC P-256) "
+            "e-mail certificate."
+        )
     if not isinstance(key, _SUPPORTED_KEYS):
         raise CertificateError(
             f"The key in {path} is of a kind S/MIME mail programs do not support; RSA or EC is needed."
         )
-    cert = bundle.cert.certificate
     if _spki(cert.public_key()) != _spki(key.public_key()):
         raise CertificateError(f"The certificate in {path} does not belong to its private key.")
-    chain = tuple(c.certificate for c in bundle.additional_certs if c.certificate != cert)
+    chain = tuple(c for c in others if c != cert)
     return Identity(key=key, cert=cert, chain=_order_chain(cert, chain))
 
 

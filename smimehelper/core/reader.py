@@ -18,7 +18,6 @@ from typing import BinaryIO
 from cryptography import x509
 
 from .attachments import safe_filename, save_unique
-from .certs import cert_emails
 from .cms import oids
 from .cms.ber_reader import BerReader
 from .cms.stream_reader import (
@@ -31,13 +30,17 @@ from .cms.stream_reader import (
 from .cms.verify import check_signer, message_certificates
 from .errors import DecryptionError, InputFileError, MessageFormatError
 from .identity import Identity
+from .mime.html_text import html_to_text
 from .mime.parser import Entity, decoded_body, parse_entity, read_region, split_multipart
+from .sender_binding import sender_problem
 from .trust import trust_problem
 
 MAX_LAYERS = 8
 MAX_WALK_DEPTH = 20
 MAX_SIGNATURE_BYTES = 4 * 1024 * 1024
-MAX_BODY_TEXT = 20 * 1024 * 1024
+SHOWN_TEXT_BYTES = 1024 * 1024
+"""At most this much of the text is shown (and held in memory); a longer text is kept whole as
+the attachment message.txt, and the reader is told so."""
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 _PKCS7_MIME = {"application/pkcs7-mime", "application/x-pkcs7-mime"}
 _PKCS7_SIGNATURE = {"application/pkcs7-signature", "application/x-pkcs7-signature"}
@@ -80,6 +83,8 @@ class OpenedMessage:
     signatures: tuple[SignatureVerdict, ...]  # outermost first
     body_text: str | None
     attachments: tuple[ReceivedAttachment, ...]
+    sender_problem: str | None = None  # why no signature vouches for the From line
+    body_truncated: bool = False  # body_text is the start; the whole text is an attachment
 
     @property
     def all_good(self) -> bool:
@@ -129,6 +134,7 @@ class _Opening:
         self.weak = False
         self.problem: str | None = None
         self.saved: list[Path] = []
+        self.body_truncated = False
         self.name_counts: dict[str, int] = {}  # so the 500th "scan.pdf" does not probe 499 names
 
     def run(self) -> OpenedMessage:
@@ -142,7 +148,8 @@ class _Opening:
                 "message from your mail program as .eml and try again."
             )
         self.lf_only = _lf_only(self.handle, top)
-        self.sender = _header_text(top, "From")
+        self.sender = ", ".join(_raw_headers(top, "From"))
+        self.sender_problem: str | None = None
         entity: Entity | None = top
         try:
             entity = self._peel(top)
@@ -156,7 +163,7 @@ class _Opening:
         finally:
             for spool in self.spools:
                 spool.close()
-        self._check_sender()
+        self._check_sender(top)
         return OpenedMessage(
             sender=self.sender,
             to=_address_list(top, "To"),
@@ -170,26 +177,27 @@ class _Opening:
             signatures=tuple(self.signatures),
             body_text=body,
             attachments=tuple(attachments),
+            sender_problem=self.sender_problem,
+            body_truncated=self.body_truncated,
         )
 
-    def _check_sender(self) -> None:
-        """At least one signature must be by the From address (RFC 8550 3).
+    def _check_sender(self, top: Entity) -> None:
+        """A signature vouches for the sender only when the message has exactly one From header
+        holding exactly one mailbox, and every e-mail address anywhere in it (the display name
+        included) is an address of one valid signer's certificate (RFC 8550 3, RFC 5322 3.6).
 
-        Other signers may differ (a co-signer, or the outer signature of a triple-wrapped
-        message, RFC 2634), but if nobody signed as the sender, no signature vouches for them.
+        Other signers may differ (a co-signer, or the outer signature of a triple-wrapped message,
+        RFC 2634); but otherwise "signed by eve@..., but the sender shown is ..." and no signature
+        is trusted: the From line is what the reader believes.
         """
-        from_email = _address_only(self.sender)
-        if not from_email or not self.signatures:
+        if not self.signatures:
             return
-        if any(s.signer is not None and from_email in cert_emails(s.signer) for s in self.signatures):
+        problem = sender_problem(_raw_headers(top, "From"), [s.signer for s in self.signatures if s.valid and s.signer is not None])
+        if problem is None:
             return
-        signers = sorted({e for s in self.signatures if s.signer for e in cert_emails(s.signer)})
-        reason = (
-            f"The message says it is from {from_email}, but it was signed by "
-            f"{', '.join(signers) or 'a certificate without an e-mail address'}."
-        )
+        self.sender_problem = problem
         self.signatures = [
-            replace(s, trusted=False, reason=s.reason if not s.valid or not s.trusted else reason)
+            replace(s, trusted=False, reason=s.reason if not s.valid or not s.trusted else problem)
             for s in self.signatures
         ]
 
@@ -297,7 +305,7 @@ class _Opening:
             verdicts.append(
                 SignatureVerdict(
                     valid=check.valid,
-                    trusted=trust_reason is None,
+                    trusted=check.valid and trust_reason is None,  # a broken signature vouches for nothing
                     signer_email=check.signer_email,
                     signer_subject=check.signer_subject,
                     digest=check.digest,
@@ -314,6 +322,8 @@ class _Opening:
     def _extract(self, entity: Entity) -> tuple[str | None, list[ReceivedAttachment]]:
         state = _Extraction()
         self._walk(entity, 0, state)
+        if state.body is None and state.html_cut:
+            self.body_truncated = True
         return state.body if state.body is not None else state.html, state.attachments
 
     def _walk(self, entity: Entity, depth: int, state: "_Extraction") -> None:
@@ -327,12 +337,19 @@ class _Opening:
         disposition = entity.headers.get_content_disposition()
         filename = _filename(entity)
         if disposition != "attachment" and not filename and kind in ("text/plain", "text/html"):
-            text = _text(entity)
             if kind == "text/plain" and state.body is None:
-                state.body = text
+                state.body, cut = _text(entity, SHOWN_TEXT_BYTES)
+                if cut:  # shown: the start; kept: the whole text, as a file
+                    self.body_truncated = True
+                    state.attachments.append(self._attachment(entity, "message.txt", kind, len(state.attachments) + 1))
                 return
-            if kind == "text/html" and state.html is None:
-                state.html = text
+            if kind == "text/html":
+                # Never dropped silently: listed (and saved) as message.html; its text is shown
+                # when the message has no plain text.
+                if state.html is None:
+                    html, cut = _text(entity, SHOWN_TEXT_BYTES)
+                    state.html, state.html_cut = html_to_text(html), cut
+                state.attachments.append(self._attachment(entity, "message.html", kind, len(state.attachments) + 1))
                 return
         state.attachments.append(self._attachment(entity, filename, kind, len(state.attachments) + 1))
 
@@ -364,6 +381,7 @@ class _Opening:
 class _Extraction:
     body: str | None = None
     html: str | None = None
+    html_cut: bool = False
     attachments: list[ReceivedAttachment] = field(default_factory=list)
 
 
@@ -419,18 +437,30 @@ def _filename(entity: Entity) -> str | None:
     return str(name) if name else None
 
 
-def _text(entity: Entity) -> str:
+def _text(entity: Entity, limit: int) -> tuple[str, bool]:
+    """The first ``limit`` bytes of a text part, decoded; and whether there was more."""
     data = bytearray()
+    cut = False
     for chunk in decoded_body(entity):
         data += chunk
-        if len(data) > MAX_BODY_TEXT:
+        if len(data) > limit:
+            del data[limit:]
+            cut = True
             break
     charset = entity.headers.get_content_charset() or "utf-8"
     try:
         text = bytes(data).decode(charset, errors="replace")
     except (LookupError, UnicodeError):  # unknown charset, or one that refuses "replace" (idna)
         text = bytes(data).decode("utf-8", errors="replace")
-    return text.replace("\r\n", "\n")
+    return text.replace("\r\n", "\n"), cut
+
+
+def _raw_headers(entity: Entity, name: str) -> list[str]:
+    """Every ``name`` header as the reader sees it (encoded words decoded)."""
+    try:
+        return [str(v) for v in entity.headers.get_all(name) or []]
+    except (ValueError, TypeError, IndexError, LookupError):
+        return ["(unreadable)"]
 
 
 def _header_text(entity: Entity, name: str) -> str:

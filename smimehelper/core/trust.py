@@ -1,5 +1,5 @@
 """Is a signer's certificate trusted? A chain to one of the user's trust anchors, checked with
-pyhanko-certvalidator at the signing time, for e-mail protection and a signing key usage.
+pyhanko-certvalidator at the signing time; the signing usage by validation.find_usage_problem.
 
 "Valid" (the mathematics holds, see cms/verify.py) and "trusted" are separate verdicts: a valid
 signature by a certificate nobody vouches for proves only that the message was not changed.
@@ -25,6 +25,7 @@ from pyhanko_certvalidator.errors import (
 )
 
 from .certs import describe
+from .validation import Purpose, find_usage_problem
 
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -52,19 +53,17 @@ def trust_problem(
         allow_fetching=False,
         revocation_mode="soft-fail",
     )
+    usage = find_usage_problem(cert, Purpose.SIGN, name)
+    if usage is not None:
+        return f"The certificate of {name} is not allowed to sign e-mail: {usage.reason}"
     last: Exception | None = None
-    for usage in ({"digital_signature"}, {"non_repudiation"}):
-        validator = CertificateValidator(_asn1(cert), validation_context=context)
-        try:
-            asyncio.run(validator.async_validate_usage(key_usage=usage, extended_key_usage={"email_protection"}))
-            return None
-        except InvalidCertificateError as exc:
-            last = exc
-            if "key usage" not in str(exc).lower():
-                break
-        except (PathBuildingError, PathValidationError, ExpiredError, NotYetValidError, RevokedError) as exc:
-            last = exc
-            break
+    try:
+        # Usage is ours (validation.find_usage_problem: no KeyUsage/EKU = unrestricted); the
+        # validator checks the path to an anchor at the signing time.
+        asyncio.run(CertificateValidator(_asn1(cert), validation_context=context).async_validate_path())
+        return None
+    except (PathBuildingError, PathValidationError, ExpiredError, NotYetValidError, RevokedError, InvalidCertificateError) as exc:
+        last = exc
     return _reason(last, name, who.issuer, at)
 
 

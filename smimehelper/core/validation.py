@@ -96,7 +96,7 @@ def _find_problem(
             "unsupported_key",
             f"The certificate for {who} has a {info.key_type} key; S/MIME needs RSA or EC.",
         )
-    usage_problem = _usage_problem(cert, key, purpose, who)
+    usage_problem = find_usage_problem(cert, purpose, who)
     if usage_problem:
         return usage_problem
     if email is not None and email.lower() not in cert_emails(cert):
@@ -123,9 +123,17 @@ def require_usable(
         raise CertificateError(problem.reason)
 
 
-def _usage_problem(
-    cert: x509.Certificate, key: object, purpose: Purpose, who: str
-) -> Problem | None:
+def find_usage_problem(cert: x509.Certificate, purpose: Purpose, who: str) -> Problem | None:
+    """The one place the usage rules live (RFC 5280 4.2.1.3 and 4.2.1.12, RFC 8550 4.4.2 and 4.4.4).
+
+    A certificate without a KeyUsage or without an ExtendedKeyUsage extension is unrestricted in
+    that respect (NSS and Thunderbird rely on it, and so do their test corpora); an EKU that is
+    present must hold emailProtection or anyExtendedKeyUsage; a KeyUsage that is present must
+    allow signing (digitalSignature or nonRepudiation) for signatures, and key encipherment (RSA)
+    or key agreement (EC) for encryption. The certificate validator checks only the path: its
+    own usage check would refuse certificates without these extensions.
+    """
+    key = cert.public_key()
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:

@@ -1,4 +1,4 @@
-"""The main window: Compose, Open, Contacts, My certificates and Outbox, one tab each.
+"""The main window: Compose, Open, Contacts, My certificates, Outbox and Log, one tab each.
 
 A dropped .eml opens in the Open tab; other dropped files become attachments in Compose. With
 no certificate imported yet, the first-run assistant comes first.
@@ -12,11 +12,12 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget
 
-from .compose_view import ComposeView
+from .compose import ComposeView
 from .contacts_view import ContactsView
 from .context import GuiContext
 from .first_run import FirstRunWizard
 from .identity_view import IdentityView
+from .log_view import LogView
 from .open_view import OpenView
 from .outbox_view import OutboxView
 from .style import app_icon
@@ -35,12 +36,14 @@ class MainWindow(QMainWindow):
         self.contacts = ContactsView(ctx)
         self.identities = IdentityView(ctx)
         self.outbox = OutboxView(ctx)
+        self.log = LogView(ctx)
         for widget, title, tip in (
             (self.compose, "&Compose", "Write a signed and encrypted message with x-rays or other files"),
             (self.opener, "&Open message", "Open a message you received: who signed it, and its files"),
             (self.contacts, "Co&ntacts", "Your colleagues' certificates"),
             (self.identities, "&My certificates", "Your own certificate"),
             (self.outbox, "Out&box", "Messages waiting, sent or failed"),
+            (self.log, "Lo&g", "Every transfer recorded: search by patient, export a patient's disclosures"),
         ):
             index = self.tabs.addTab(widget, title)
             self.tabs.setTabToolTip(index, tip)

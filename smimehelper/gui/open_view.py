@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.display import signature_sentence
+from ..core.display import TRUNCATED_NOTE, signature_sentence
 from ..core.display import human_size, printable
 from .. import services
 from ..core.errors import PassphraseError
@@ -329,7 +329,8 @@ class OpenView(QWidget):
         self.date_label.setText(visible(opened.date) or "(none)")
         self.headers.show()
         if opened.body_text is not None:
-            self.body_view.setPlainText(visible(opened.body_text, multiline=True))
+            note = f"\n\n[{TRUNCATED_NOTE}]" if opened.body_truncated else ""
+            self.body_view.setPlainText(visible(opened.body_text, multiline=True) + note)
         elif opened.encrypted and not opened.decrypted:
             self.body_view.setPlainText("")
             self.body_view.setPlaceholderText("The text cannot be shown: the message could not be decrypted.")

@@ -267,6 +267,16 @@ class RecipientChip(QFrame):
             self.ask_button.setAccessibleName(f"{text}: {email}")
             self.ask_button.clicked.connect(lambda: field_.ask_certificate.emit(email))
             layout.addWidget(self.ask_button)
+        self.package_button: QPushButton | None = None
+        if state.kind == NO_CERTIFICATE and email:
+            self.package_button = QPushButton("Send as password package")
+            self.package_button.setToolTip(
+                f"Send {email} the message and files in a password package: they open it in their web "
+                "browser with a passphrase you tell them by phone or text message."
+            )
+            self.package_button.setAccessibleName(f"Send as password package: {email}")
+            self.package_button.clicked.connect(lambda: field_.send_package.emit(email))
+            layout.addWidget(self.package_button)
         self.remove_button = QToolButton()
         self.remove_button.setText("\u00d7")
         self.remove_button.setAutoRaise(True)
@@ -283,7 +293,7 @@ class RecipientChip(QFrame):
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
     def focusable(self) -> list[QWidget]:
-        return [w for w in (self.ask_button, self.remove_button) if w is not None]
+        return [w for w in (self.ask_button, self.package_button, self.remove_button) if w is not None]
 
 
 class RecipientField(QWidget):
@@ -293,6 +303,8 @@ class RecipientField(QWidget):
     """The addresses typed changed."""
     ask_certificate = Signal(str)
     """The user wants to ask this address for its certificate."""
+    send_package = Signal(str)
+    """The user wants to send this address (which has no certificate) a password package."""
 
     def __init__(self, accessible_name: str, placeholder: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)

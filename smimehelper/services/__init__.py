@@ -73,14 +73,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers and editors see
-    from .compose import BccCopy, ComposeInput, ComposeOutcome, compose_message
-    from .delivery import AskPassword, password_source, queue_composed, queue_message, send_messages
-    from .demo import DemoProfile, use_demo_profile
-    from .inputs import MAX_BODY_FILE_BYTES, open_identity, read_body_file
-    from .opening import OpenInput, harvest_signers, open_message_file, save_attachment
-    from .setup import (
+    from .compose import BccCopy, ComposeInput, ComposeOutcome, compose_message  # noqa: F401
+    from .delivery import AskPassword, password_source, queue_composed, queue_message, send_messages  # noqa: F401
+    from .demo import DemoProfile, use_demo_profile  # noqa: F401
+    from .inputs import MAX_BODY_FILE_BYTES, open_identity, read_body_file  # noqa: F401
+    from .opening import OpenInput, harvest_signers, open_message_file, save_attachment  # noqa: F401
+    from .setup import (  # noqa: F401
         SELF_TEST_SUBJECT, ConnectionCheck, IdentitySummary, SelfTestResult, SelfTestStep,
         check_account_connection, import_identity_file, issuer_name, secure_keyring_available,
         self_test, summarize_identity,
     )
-    from .stores import ContactRow, Stores, import_contacts, list_contacts
+    from .stores import ContactRow, Stores, import_contacts, list_contacts  # noqa: F401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +24,7 @@ from . import AskPassphrase, now as clock
 from .inputs import open_identity
 
 if TYPE_CHECKING:
+    from ..core.disclosure.model import DisclosedFile
     from .stores import Stores
 
 
@@ -46,6 +47,7 @@ class ComposeInput:
     gcm: bool = False
     now: dt.datetime | None = None
     bcc: tuple[str, ...] = ()
+    purpose: str = "treatment / referral"  # for the disclosure log (asked in the app)
     # DICOM (services/dicom.py): remove patient details (PS3.15 options), compress losslessly
     # ("jpeg-ls", "jpeg2000", "rle"), split over several messages under size_limit bytes
     # (default: the account's limit). A folder among the attachments becomes a File-set ZIP.
@@ -68,7 +70,6 @@ class ComposeOutcome:
     bcc_copies: tuple[BccCopy, ...] = ()
     parts: tuple[ComposeResult, ...] = ()  # a split study: every message (result is the first)
     notes: tuple[str, ...] = ()  # what was done to DICOM files (de-identified, compressed...)
-    disclosure: tuple[object, ...] = ()  # core.dicom.summary.DisclosureRecord per patient/study
 
     @property
     def sender(self) -> str:
@@ -82,18 +83,24 @@ def compose_message(
     stores: Stores | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> ComposeOutcome:
     """Check every input, then write the signed and encrypted message to ``request.out``.
 
     Without ``sign_key`` the identity comes from the store; recipients without a
     ``recipient_certs`` file get the newest valid certificate from the contacts.
+    ``attachments`` are files already typed by the caller (a password package is text/html),
+    sent after ``request.attachments``.
     """
     if request.deidentify is not None or request.compress or request.split or any(Path(p).is_dir() for p in request.attachments):
         from .dicom import compose_dicom
 
-        return compose_dicom(request, ask_passphrase, stores=stores, progress=progress, cancelled=cancelled)
-    base, warnings, terms = build_request(request, ask_passphrase, stores=stores)
-    return write_message(request, base, warnings, terms, progress=progress, cancelled=cancelled)
+        return compose_dicom(request, ask_passphrase, stores=stores, progress=progress, cancelled=cancelled, extra=attachments)
+    typed = (*(prepare_attachment(p) for p in request.attachments), *attachments)
+    base, warnings, terms = build_request(request, ask_passphrase, stores=stores, attachments=typed)
+    outcome = write_message(request, base, warnings, terms, progress=progress, cancelled=cancelled)
+    remember(stores, request, base, outcome)
+    return outcome
 
 
 def build_request(
@@ -197,4 +204,16 @@ def write_message(
         copies.append(BccCopy(email, copy))
     all_warnings = (*warnings, *result.warnings, *subject_warnings(request.subject, tuple(terms)))
     return ComposeOutcome(result=result, warnings=tuple(all_warnings), bcc_copies=tuple(copies))
+
+
+def remember(stores: Stores | None, request: ComposeInput, base: ComposeRequest, outcome: ComposeOutcome, *,
+             files: Sequence[DisclosedFile] | None = None, part: str = "") -> None:
+    """What ``outcome`` discloses, for the log entry written when it is sent or handed off:
+    ``files`` (the files that travel) when given, else the user's attachments as they are."""
+    if stores is None:
+        return
+    from .disclosure import remember_composed
+
+    remember_composed(stores, outcome, request.attachments, files=files, part=part, purpose=request.purpose,
+                      to=request.to, cc=request.cc, identity=base.identity if request.sign else None)
 

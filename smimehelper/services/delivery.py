@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from ..core.transport.outbox import OutboxItem
 from ..core.transport.smtp import MessageTooLarge
 
 if TYPE_CHECKING:
+    from ..core.disclosure.model import TransferRecord
     from .compose import ComposeOutcome
     from .stores import Stores
 
@@ -54,7 +56,9 @@ def _envelope(message: Path) -> tuple[str, tuple[str, ...], str]:
 
 
 def queue_message(stores: Stores, message: Path, account_email: str | None, *, recipients: tuple[str, ...] | None = None,
-                  append_to_sent: bool = True) -> OutboxItem:
+                  append_to_sent: bool = True, record: TransferRecord | None = None) -> OutboxItem:
+    """Into the outbox, after its disclosure-log entry (``record``, else what compose remembered
+    under the message's Message-ID) is durably written."""
     sender, header_recipients, subject = _envelope(message)
     if account_email:
         account = stores.accounts.get(account_email)
@@ -66,8 +70,23 @@ def queue_message(stores: Stores, message: Path, account_email: str | None, *, r
             f"The message is {size / 1e6:.1f} MB, more than the {account.size_limit / 1e6:.0f} MB your "
             f"mail account ({account.email}) accepts. Send fewer or smaller files per message."
         )
-    return stores.outbox.enqueue(message, account=account.email, envelope_from=sender,
-                                 recipients=recipients or header_recipients, subject=subject, append_to_sent=append_to_sent)
+    from . import disclosure
+
+    # Recorded (fsynced) before it enters the outbox: without its log entry a message never leaves.
+    if record is None:
+        record = disclosure.record_for_message(stores, message, method="smime", via=account.email,
+                                               recipients=recipients or header_recipients)
+    else:
+        record = replace(record, via=f"{record.via} through {account.email}")
+    entry_id = disclosure.record_transfer(stores, record)
+    try:
+        item = stores.outbox.enqueue(message, account=account.email, envelope_from=sender,
+                                     recipients=recipients or header_recipients, subject=subject, append_to_sent=append_to_sent)
+    except BaseException as exc:
+        disclosure.record_outcome(stores, entry_id, "failed", note=f"not put in the outbox: {exc}")
+        raise
+    disclosure.record_queued(stores, entry_id, item)
+    return item
 
 
 def _has_account(stores: Stores, email: str) -> bool:
@@ -75,7 +94,13 @@ def _has_account(stores: Stores, email: str) -> bool:
 
 
 def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None) -> list[Delivered]:
-    return drain(stores.outbox, stores.accounts, password_source(stores, ask), ids=[i.id for i in items])
+    from . import disclosure
+
+    disclosure.reconcile_outbox(stores)
+    disclosure.ensure_recorded(stores, items)  # nothing leaves without its disclosure-log entry
+    results = drain(stores.outbox, stores.accounts, password_source(stores, ask), ids=[i.id for i in items])
+    disclosure.record_deliveries(stores, results)
+    return results
 
 
 def queue_composed(stores: Stores, outcome: ComposeOutcome, account_email: str | None) -> list[OutboxItem]:

@@ -13,10 +13,17 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.dicom.annex_e import DeidOptions
+from ..core.disclosure.model import DisclosedFile
 from ..core.errors import InputFileError, SecurityVerdictError
 from ..core.mime.writer import Attachment, prepare_attachment
+
+if TYPE_CHECKING:
+    from . import AskPassphrase
+    from .compose import ComposeInput, ComposeOutcome
+    from .stores import Stores
 
 DEFAULT_SPLIT_LIMIT = 25 * 1000 * 1000
 
@@ -28,8 +35,23 @@ class DicomPreparation:
     attachments: tuple[Attachment, ...]
     notes: tuple[str, ...]
     deidentified: bool
-    originals: tuple[Path, ...]  # the DICOM files the user chose (for the disclosure log)
+    originals: tuple[Path, ...]  # the DICOM files the user chose (patient identifiers for the subject warning)
     study: dict[str, str] = field(default_factory=dict)
+    # a study archive's path -> (name inside the ZIP, the member as written) of its DICOM files
+    members: dict[Path, tuple[tuple[str, Path], ...]] = field(default_factory=dict)
+
+    def disclosed(self, attachments: Sequence[Attachment] | None = None) -> tuple[DisclosedFile, ...]:
+        """The disclosure log's description of the files that travel (default: all of them):
+        each attachment as sent, and for a study archive also every DICOM file inside it, so the
+        log holds the patient fields (or "de-identified") of exactly what the colleague gets."""
+        from ..core.disclosure.files import describe_file
+
+        described: list[DisclosedFile] = []
+        for attachment in self.attachments if attachments is None else attachments:
+            described.append(describe_file(attachment.path, name=attachment.filename, content_type=attachment.content_type))
+            for inner, path in self.members.get(attachment.path, ()):
+                described.append(describe_file(path, name=f"{attachment.filename}/{inner}", content_type="application/dicom"))
+        return tuple(described)
 
 
 def is_dicom(path: Path) -> bool:
@@ -57,6 +79,7 @@ def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | N
     out: list[Attachment] = []
     originals: list[Path] = []
     compressed = []
+    members: dict[Path, tuple[tuple[str, Path], ...]] = {}
     counter = 0
     used: set[str] = set()
 
@@ -92,7 +115,9 @@ def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | N
             made = [process(f, folder) for f in files]
             if fileset:
                 zip_name = "study.zip" if session else _unique(f"{path.name or 'study'}.zip", used)
-                result = write_fileset_zip([m for m, _ in made], Path(scratch) / f"fileset-{number}.zip")
+                result = write_fileset_zip([m for m, _ in made], Path(scratch) / f"fileset-{number}.zip",
+                                           work_dir=Path(scratch) / f"fileset-{number}")
+                members[result.path] = result.members
                 out.append(prepare_attachment(result.path, zip_name))
                 notes.append(f"{len(made)} DICOM files of {path.name} as one study archive with a DICOMDIR ({zip_name}).")
             else:
@@ -112,7 +137,7 @@ def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | N
     if compressed:
         notes.append(f"Lossless compression: {saving_text(compressed)}.")
     study = _study(out)
-    return DicomPreparation(tuple(out), tuple(notes), session is not None, tuple(originals), study)
+    return DicomPreparation(tuple(out), tuple(notes), session is not None, tuple(originals), study, members)
 
 
 def _unique(name: str, used: set[str]) -> str:
@@ -283,33 +308,56 @@ def split_limit(stores: object | None, sender: str | None, explicit: int | None)
     return DEFAULT_SPLIT_LIMIT
 
 
-def compose_dicom(request: object, ask_passphrase: object, *, stores: object | None = None,
-                  progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None) -> object:
+def compose_dicom(request: ComposeInput, ask_passphrase: AskPassphrase | None, *, stores: Stores | None = None,
+                  progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
+                  extra: tuple[Attachment, ...] = ()) -> ComposeOutcome:
     """compose_message for DICOM options: prepare the files in a private temporary folder,
-    then write one message (core/compose.py) or, with ``split``, the parts (core/dicom/split.py)."""
+    then write one message (core/compose.py) or, with ``split``, the parts (core/dicom/split.py).
+
+    What each message discloses is remembered for the disclosure log while the files that
+    travel still exist: their own DICOM fields ("de-identified" for de-identified copies), and
+    for a split study each part's files, as part "k of N"."""
     from dataclasses import replace
 
     from ..core.dicom.split import SplitError, compose_parts
-    from ..core.dicom.summary import disclosure_records
-    from .compose import ComposeOutcome, build_request, write_message
+    from .compose import ComposeOutcome, build_request, remember, write_message
 
-    if request.split and request.bcc:  # type: ignore[attr-defined]
+    if request.split and request.bcc:
         raise SplitError("A split study cannot have Bcc recipients; send it to To/Cc recipients only.")
     with scratch_folder() as scratch:
-        prep = prepare(request.attachments, Path(scratch), deidentify=request.deidentify,  # type: ignore[attr-defined]
-                       compress=request.compress, fileset=not request.split)  # type: ignore[attr-defined]
-        base, warnings, terms = build_request(request, ask_passphrase, stores=stores,  # type: ignore[arg-type]
-                                              attachments=prep.attachments, terms_from=prep.originals)
-        disclosure = tuple(disclosure_records(prep.originals, deidentified=prep.deidentified)) if prep.originals else ()
-        if not request.split:  # type: ignore[attr-defined]
-            outcome = write_message(request, base, warnings, terms, progress=progress, cancelled=cancelled)  # type: ignore[arg-type]
-            return replace(outcome, notes=prep.notes, disclosure=disclosure)
+        prep = prepare(request.attachments, Path(scratch), deidentify=request.deidentify,  # type: ignore[arg-type]
+                       compress=request.compress, fileset=not request.split)
+        base, warnings, terms = build_request(request, ask_passphrase, stores=stores,
+                                              attachments=(*prep.attachments, *extra), terms_from=prep.originals)
+        if not request.split:
+            outcome = write_message(request, base, warnings, terms, progress=progress, cancelled=cancelled)
+            outcome = replace(outcome, notes=prep.notes)
+            try:
+                remember(stores, request, base, outcome, files=(*prep.disclosed(), *prep.disclosed(extra)))
+            except BaseException:
+                _remove_written([outcome.result, *(c.result for c in outcome.bcc_copies)])
+                raise
+            return outcome
         from ..core.privacy import subject_warnings
 
-        limit = split_limit(stores, base.sender, request.size_limit)  # type: ignore[attr-defined]
-        dicom_files = tuple(a for a in prep.attachments)
-        parts = compose_parts(base, dicom_files, limit, Path(request.out), Path(scratch) / "manifests",  # type: ignore[attr-defined]
+        limit = split_limit(stores, base.sender, request.size_limit)
+        parts = compose_parts(base, (*prep.attachments, *extra), limit, Path(request.out), Path(scratch) / "manifests",
                               study=prep.study, progress=progress, cancelled=cancelled)
+        results = tuple(p.result for p in parts)
         notes = (*prep.notes, f"The study was split into {len(parts)} messages, each under {limit / 1e6:.0f} MB.")
-        all_warnings = (*warnings, *parts[0].warnings, *subject_warnings(request.subject, tuple(terms)))  # type: ignore[attr-defined]
-        return ComposeOutcome(result=parts[0], warnings=tuple(all_warnings), parts=tuple(parts), notes=notes, disclosure=disclosure)
+        all_warnings = (*warnings, *results[0].warnings, *subject_warnings(request.subject, tuple(terms)))
+        outcome = ComposeOutcome(result=results[0], warnings=tuple(all_warnings), parts=results, notes=notes)
+        try:
+            for number, part in enumerate(parts, start=1):
+                remember(stores, request, base, replace(outcome, result=part.result), files=prep.disclosed(part.files),
+                         part=f"{number} of {len(parts)}")
+        except BaseException:
+            _remove_written(results)
+            raise
+        return outcome
+
+
+def _remove_written(results: Sequence[object]) -> None:
+    """A message whose disclosure could not be remembered is not left behind half-accounted."""
+    for result in results:
+        Path(result.path).unlink(missing_ok=True)  # type: ignore[attr-defined]

@@ -459,7 +459,7 @@ def test_missing_sign_key(compose: Compose) -> None:
 def test_garbage_sign_key(compose: Compose) -> None:
     garbage = compose.file("damaged.p12", b"\x30\x82\x01\x00" + b"garbage" * 40)
     result = compose.run(sign_key=garbage)
-    assert_failed_cleanly(result, compose.output, "damaged.p12", "PKCS#12")
+    assert_failed_cleanly(result, compose.output, "damaged.p12", "damaged")
 
 
 def test_missing_passphrase_file(compose: Compose) -> None:

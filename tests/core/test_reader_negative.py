@@ -87,7 +87,7 @@ def test_sender_who_did_not_sign_is_not_trusted(pki: Pki, tmp_path: Path) -> Non
     path.write_bytes(data)
     (verdict,) = _open(pki, path).signatures
     assert verdict.valid and not verdict.trusted
-    assert "from mallory@example.org, but it was signed by alice@example.org" in (verdict.reason or "")
+    assert 'Signed by alice@example.org, but the sender shown is "Mallory <mallory@example.org>"' in (verdict.reason or "")
 
 
 def _encrypted(pki: Pki, tmp_path: Path) -> Path:

@@ -39,7 +39,7 @@ from tests.pki.make_pki import Pki
 
 JSON_KEYS = {
     "from", "to", "subject", "date", "encrypted", "decrypted", "encryption", "signatures",
-    "body_text", "attachments",
+    "body_text", "body_truncated", "sender_problem", "attachments",
 }
 SIGNATURE_KEYS = {"valid", "trusted", "signer_email", "signer_subject", "digest", "signed_at", "reason"}
 ATTACHMENT_KEYS = {"filename", "content_type", "size", "sha256"}
@@ -198,7 +198,7 @@ def test_json_output_matches_the_vector(
     assert data["encryption"] == vector.encryption
 
     got = [(s["valid"], s["trusted"], s["signer_email"], s["digest"]) for s in data["signatures"]]
-    want = [(e.valid, e.trusted, pki.entity(e.signer).email, e.digest) for e in vector.signatures]
+    want = [(e.valid, e.valid and e.trusted, pki.entity(e.signer).email, e.digest) for e in vector.signatures]
     assert got == want, [s["reason"] for s in data["signatures"]]
     for s, e in zip(data["signatures"], vector.signatures):
         assert s["signer_subject"], "the signer's certificate subject is missing"

@@ -9,10 +9,11 @@ images are compressed already, or are compressed with --compress) straight from 
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,9 @@ class FileSetResult:
     path: Path  # the ZIP
     files: int  # DICOM files in it (DICOMDIR not counted)
     size: int
+    # (name in the ZIP, the file as written) of every DICOM file, when the caller kept the
+    # File-set folder (``work_dir``): what the disclosure log describes
+    members: tuple[tuple[str, Path], ...] = ()
 
 
 def dicom_files_in(folder: Path) -> list[Path]:
@@ -50,13 +54,19 @@ def dicom_files_in(folder: Path) -> list[Path]:
     return found
 
 
-def write_fileset_zip(files: Sequence[Path], target: Path, *, file_set_id: str = "STUDY") -> FileSetResult:
-    """Put ``files`` into a File-set with a DICOMDIR and write it as the ZIP ``target``."""
+def write_fileset_zip(files: Sequence[Path], target: Path, *, file_set_id: str = "STUDY",
+                      work_dir: Path | None = None) -> FileSetResult:
+    """Put ``files`` into a File-set with a DICOMDIR and write it as the ZIP ``target``.
+
+    The File-set is assembled in a temporary folder, or in the empty folder ``work_dir``, which
+    is then left for the caller (who removes it) with the ZIP's members in it."""
     from pydicom.fileset import FileSet
 
     if not files:
         raise FileSetError("There are no DICOM files to put into the study archive.")
-    with tempfile.TemporaryDirectory(prefix="smimehelper-fileset-") as scratch:
+    if work_dir is not None:
+        Path(work_dir).mkdir(parents=True, exist_ok=False)
+    with _folder(work_dir) as scratch:
         fs = FileSet()
         fs.ID = file_set_id[:16].upper()
         try:
@@ -77,4 +87,15 @@ def write_fileset_zip(files: Sequence[Path], target: Path, *, file_set_id: str =
         with atomic_writer(Path(target), 0o600) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
             for path in written:
                 archive.write(path, path.relative_to(root).as_posix())
-    return FileSetResult(Path(target), len(written) - 1, Path(target).stat().st_size)
+        members = tuple((p.relative_to(root).as_posix(), p) for p in written if p.name != "DICOMDIR")
+    return FileSetResult(Path(target), len(written) - 1, Path(target).stat().st_size,
+                         members if work_dir is not None else ())
+
+
+@contextlib.contextmanager
+def _folder(work_dir: Path | None) -> Iterator[str]:
+    if work_dir is not None:
+        yield str(work_dir)
+        return
+    with tempfile.TemporaryDirectory(prefix="smimehelper-fileset-") as scratch:
+        yield scratch

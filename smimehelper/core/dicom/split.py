@@ -114,11 +114,19 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class ComposedPart:
+    """One written message of a split study and the files in it (the manifest not counted)."""
+
+    result: ComposeResult
+    files: tuple[Attachment, ...]
+
+
 def compose_parts(
     base: ComposeRequest, files: Sequence[Attachment], limit: int, out: Path, scratch: Path, *,
     study: dict[str, str] | None = None, progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
-) -> list[ComposeResult]:
+) -> list[ComposedPart]:
     """Write the parts ``<out stem>.part-K-of-N.eml`` beside ``out``; every one is under ``limit``."""
     if len({f.filename for f in files}) != len(files):
         raise SplitError("Two files to send have the same name; rename one of them.")
@@ -128,7 +136,7 @@ def compose_parts(
         results = _write(base, files, hashes, groups, limit, out, scratch, study or {}, progress, cancelled)
         too_big = [i for i, r in enumerate(results) if r.size > limit]
         if not too_big:
-            return results
+            return [ComposedPart(r, tuple(files[i] for i in group)) for r, group in zip(results, groups)]
         for result in results:
             result.path.unlink(missing_ok=True)
         index = too_big[0]

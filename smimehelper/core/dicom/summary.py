@@ -1,12 +1,11 @@
-"""What a DICOM file tells about its patient, shown before sending and logged in the disclosure log.
+"""What a DICOM file tells about its patient, shown before sending.
 
 Renaming a file hides nothing: the name, IDs and birth date travel inside it. This summary is
 what the dentist sees per file (and ``smimehelper dicom info`` prints), with a warning when the
 image itself may carry text (Burned In Annotation YES, or a modality that often burns in names:
 ultrasound, secondary capture, scanned documents, endoscopy...).
 
-For the disclosure log (issue 14) :func:`disclosure_record` gives, per file, patient name and
-ID, study date and description, either "as found in the files" or "de-identified".
+The disclosure log reads its own fields from the files that travel (core/disclosure/files.py).
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ from .files import require_regular_file
 # ultrasound, secondary capture; plus documents, photographs, endoscopy, screenshots, dental
 # photographs and panoramic exports from practice software).
 BURNED_IN_MODALITIES = frozenset({"US", "SC", "OT", "DOC", "XC", "ES", "GM", "SM", "IVUS", "OP", "PX"})
-AS_FOUND = "as found in the files"
-DEIDENTIFIED = "de-identified"
 
 
 @dataclass(frozen=True)
@@ -53,17 +50,6 @@ class PatientSummary:
         data = asdict(self)
         data["path"] = str(self.path)
         return data
-
-
-@dataclass(frozen=True)
-class DisclosureRecord:
-    """What the disclosure log keeps about a DICOM file that was sent."""
-
-    patient_name: str
-    patient_id: str
-    study_date: str
-    study_description: str
-    state: str  # AS_FOUND or DEIDENTIFIED
 
 
 def summarize(path: Path) -> PatientSummary:
@@ -122,24 +108,6 @@ def summary_of(ds: Any, path: Path) -> PatientSummary:
 
 def summarize_many(paths: Sequence[Path]) -> list[PatientSummary]:
     return [summarize(p) for p in paths]
-
-
-def disclosure_record(summary: PatientSummary, *, deidentified: bool) -> DisclosureRecord:
-    """The disclosure-log entry for a file that was sent; with ``deidentified`` the values are
-    the ones removed, so the log says only that they were removed."""
-    if deidentified or summary.deidentified:
-        return DisclosureRecord("", "", "", "", DEIDENTIFIED)
-    return DisclosureRecord(summary.patient_name, summary.patient_id, summary.study_date,
-                            summary.study_description, AS_FOUND)
-
-
-def disclosure_records(paths: Sequence[Path], *, deidentified: bool) -> list[DisclosureRecord]:
-    """One record per distinct (patient, study) among ``paths`` (the originals)."""
-    seen: dict[tuple[str, ...], DisclosureRecord] = {}
-    for path in paths:
-        record = disclosure_record(summarize(path), deidentified=deidentified)
-        seen.setdefault((record.patient_name, record.patient_id, record.study_date, record.study_description), record)
-    return list(seen.values())
 
 
 _MODALITY_NAMES = {"US": "Ultrasound", "SC": "Secondary capture (screenshot)", "OT": "Other", "DOC": "Scanned document",

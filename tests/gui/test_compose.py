@@ -21,8 +21,8 @@ from smimehelper import services
 from smimehelper.core.transport import handoff
 from smimehelper.core.transport.accounts import make_account
 from smimehelper.demo_xray import write_synthetic_dental_xray
-from smimehelper.gui import compose_view
-from smimehelper.gui.compose_view import ComposeView, estimate_message_size
+from smimehelper.gui import compose
+from smimehelper.gui.compose import ComposeView, estimate_message_size
 from smimehelper.gui.context import GuiContext
 from smimehelper.gui.recipients import split_addresses
 from tests.judges import openssl_decrypt, openssl_verify
@@ -208,8 +208,8 @@ def test_attachments_fill_the_list_and_the_size_estimate(qtbot, view: ComposeVie
     assert rows["report.bin"].text(2) == "File"
     assert rows["report.bin"].text(1) == "1.0 MB"
     thumb = rows["photo.png"].icon(0).availableSizes()
-    assert thumb and max(s.height() for s in thumb) == compose_view.THUMBNAIL_SIZE  # scaled, aspect kept
-    assert max(s.width() for s in thumb) == compose_view.THUMBNAIL_SIZE // 3
+    assert thumb and max(s.height() for s in thumb) == compose.THUMBNAIL_SIZE  # scaled, aspect kept
+    assert max(s.width() for s in thumb) == compose.THUMBNAIL_SIZE // 3
 
     # The same file twice is attached once; a missing file is refused with its name.
     view.add_attachments([jpeg, tmp_path / "gone.jpg"])
@@ -495,7 +495,7 @@ def test_keyboard_order_mnemonics_and_accessible_names(qtbot, view: ComposeView)
     texts += [w.text() for w in view.findChildren(QLabel) if w.buddy() is not None]
     letters = [t[t.index("&") + 1].lower() for t in texts if "&" in t]
     assert len(letters) >= 12 and len(letters) == len(set(letters)), letters
-    assert not set(letters) & set("conmbfh")  # the main window's tabs and menus
+    assert not set(letters) & set("conmbfhg")  # the main window's tabs and menus
     for widget in wanted + [view.size_label, view.subject_warning, view.result_label, view.progress_bar]:
         assert widget.accessibleName(), widget
     for widget in (view.to_field.edit, view.subject_edit, view.send_button, view.save_button, view.open_button,

@@ -1,0 +1,356 @@
+"""The three ways out of Compose (Send, Open in mail program, Save .eml), the certificate request,
+and how their progress and results are shown.
+
+A mixin of :class:`~smimehelper.gui.compose.view.ComposeView`: it uses the view's widgets and
+hands the slow work to :mod:`.work` on the task runner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QStandardPaths
+from PySide6.QtWidgets import QFileDialog
+
+from ... import services
+from ...core.display import human_size
+from ...core.transport import handoff
+from ...services import disclosure
+from ...core.transport.accounts import Account
+from ..tasks import TaskControl
+from .texts import PURPOSES, AMBER, GREEN, NO_ACCOUNT, NO_IDENTITY, RED, REQUEST_BODY, REQUEST_SUBJECT, SENDING
+from .work import DraftReport, SendReport, compose_and_send, compose_in_task, unique_path
+
+if TYPE_CHECKING:
+    from .view import ComposeView
+
+    _Base = ComposeView
+else:
+    _Base = object
+
+
+class ComposeActions(_Base):
+    """Send, hand off, save; busy state, progress and the result line."""
+
+    def busy(self) -> bool:
+        return self._control is not None
+
+    def cancel(self) -> None:
+        """Stop building the message (and do not send it)."""
+        if self._control is None:
+            return
+        self._cancel_requested = True
+        self._control.cancel()
+        self.cancel_button.setEnabled(False)
+        self.progress_label.setText("Cancelling...")
+
+    def ask_account_password(self, account: Account) -> bytes | None:
+        """Asked when the system keyring does not hold the mail password; None = cancelled."""
+        return self.ctx.ask_secret(
+            self, "Mail account", f"Password for your mail account {account.username} on {account.smtp_host}:"
+        )
+
+    # -- the three ways out -----------------------------------------------------------------------
+    def send(self) -> None:
+        """Build the message and send it through the mail account, all in one background task."""
+        if self.busy():
+            return
+        stores = self.ctx.stores()
+        accounts = stores.accounts.list()
+        if not accounts:
+            self._show("error", NO_ACCOUNT)
+            return
+        request = self._request()
+        if request is None:
+            return
+        account = self._account(stores, accounts)
+        assert account is not None
+        secret = self._passphrase(stores, request.sign)
+        if secret is None:
+            return
+        password = self._password(stores, account)
+        if password is None:
+            return
+        ctx = self.ctx
+
+        def work(control: TaskControl) -> SendReport:
+            return compose_and_send(ctx, request, secret, password, account, control)
+
+        self._run("Building the encrypted message...", work, self._sent)
+
+    def open_in_mail_program(self) -> None:
+        """Build the message and open it as a draft in the system's mail program."""
+        if self.busy():
+            return
+        request = self._request()
+        if request is None:
+            return
+        stores = self.ctx.stores()
+        secret = self._passphrase(stores, request.sign)
+        if secret is None:
+            return
+        ctx = self.ctx
+
+        def work(control: TaskControl) -> DraftReport:
+            stores = ctx.stores()
+            drafts = stores.home / "drafts"
+            drafts.mkdir(parents=True, exist_ok=True, mode=0o700)
+            target = unique_path(drafts, f"message-{dt.datetime.now():%Y%m%d-%H%M%S}", ".eml")
+            with tempfile.TemporaryDirectory(prefix="smimehelper-") as folder:
+                outcome = compose_in_task(stores, replace(request, out=Path(folder) / "message.eml"), secret, control)
+                record = disclosure.record_for_message(stores, outcome.result.path, method="handoff", via="the mail program")
+                with disclosure.transfer(stores, record) as logged:  # recorded before it is handed over
+                    handoff.write_draft(outcome.result.path, target)
+                    handoff.open_with_system(target)
+                    logged.done("handed-over", note="opened as a draft in the mail program")
+            return DraftReport(outcome, target)
+
+        self._run("Building the encrypted message...", work, self._drafted)
+
+    def save_eml(self) -> None:
+        """Build the message into a file the user chooses."""
+        if self.busy():
+            return
+        request = self._request()
+        if request is None:
+            return
+        stores = self.ctx.stores()
+        if not stores.identities.list():
+            self._show("error", NO_IDENTITY)
+            return
+        start = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, "Save the message", str(start / "encrypted-message.eml"), "E-mail messages (*.eml);;All files (*)"
+        )
+        if not chosen:
+            return
+        out = Path(chosen)
+        if not out.suffix:
+            out = out.with_suffix(".eml")
+        secret = self._passphrase(stores, request.sign)
+        if secret is None:
+            return
+        ctx = self.ctx
+        request = replace(request, out=out)
+
+        def work(control: TaskControl) -> services.ComposeOutcome:
+            return compose_in_task(ctx.stores(), request, secret, control)
+
+        self._run("Building the encrypted message...", work, self._saved)
+
+    def ask_for_certificate(self, email: str) -> None:
+        """Send (or save) a signed, unencrypted message asking ``email`` for their certificate."""
+        if self.busy():
+            return
+        stores = self.ctx.stores()
+        request = services.ComposeInput(
+            sender=None, to=(email,), subject=REQUEST_SUBJECT, body=REQUEST_BODY, sign_key=None,
+            out=Path("request.eml"), sign=True, encrypt=False,
+        )
+        accounts = stores.accounts.list()
+        if accounts:
+            account = self._account(stores, accounts)
+            assert account is not None
+            secret = self._passphrase(stores, True)
+            if secret is None:
+                return
+            password = self._password(stores, account)
+            if password is None:
+                return
+            ctx = self.ctx
+
+            def send_work(control: TaskControl) -> SendReport:
+                return compose_and_send(ctx, request, secret, password, account, control)
+
+            self._run(f"Asking {email} for their certificate...", send_work, lambda report: self._asked(email, report))
+            return
+        if not stores.identities.list():
+            self._show("error", NO_IDENTITY)
+            return
+        start = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, f"Save the request to {email}", str(start / f"certificate-request-{email}.eml"),
+            "E-mail messages (*.eml);;All files (*)",
+        )
+        if not chosen:
+            return
+        secret = self._passphrase(stores, True)
+        if secret is None:
+            return
+        ctx = self.ctx
+        request = replace(request, out=Path(chosen))
+
+        def save_work(control: TaskControl) -> services.ComposeOutcome:
+            return compose_in_task(ctx.stores(), request, secret, control)
+
+        self._run(f"Writing the request to {email}...", save_work, lambda outcome: self._request_saved(email, outcome))
+
+    # == drag and drop ============================================================================
+
+    def _account(self, stores: services.Stores, accounts: list[Account]) -> Account | None:
+        """The account of your certificate's address, else the first one."""
+        if not accounts:
+            return None
+        own = {e for i in stores.identities.list() for e in i.emails}
+        return next((a for a in accounts if a.email in own), accounts[0])
+
+    def _passphrase(self, stores: services.Stores, sign: bool) -> bytes | None:
+        if not stores.identities.list():
+            self._show("error", NO_IDENTITY)
+            return None
+        if not sign:
+            return b""
+        secret = self.ctx.identity_passphrase(self)
+        if secret is None:
+            self._show("info", "Nothing was done: your passphrase is needed to sign the message.")
+        return secret
+
+    def _password(self, stores: services.Stores, account: Account) -> bytes | None:
+        password = stores.accounts.password(account) or self.ask_account_password(account)
+        if password is None:
+            self._show("info", "Nothing was sent: the password of your mail account is needed to send.")
+        return password
+
+    def _request(self) -> services.ComposeInput | None:
+        """What the user wrote, checked for the mistakes the form can see; None after an error."""
+        invalid = self.to_field.invalid_entries() + self.cc_field.invalid_entries()
+        if invalid:
+            self._show("error", f"Not an e-mail address: {', '.join(invalid)}. Write addresses like bob@example.org.")
+            return None
+        to, cc = tuple(self.to_field.entries()), tuple(self.cc_field.entries())
+        if not to:
+            self._show("error", "Add at least one recipient in To.")
+            self.to_field.edit.setFocus()
+            return None
+        sign, encrypt = self.sign_box.isChecked(), self.encrypt_box.isChecked()
+        if not sign and not encrypt:
+            self._show("error", "Choose Sign, Encrypt or both: otherwise use your usual mail program.")
+            return None
+        return services.ComposeInput(
+            sender=None, to=to, cc=cc, subject=self.subject_edit.text().strip(), body=self.body_edit.toPlainText(),
+            sign_key=None, out=Path("message.eml"), attachments=tuple(self.attachments()), sign=sign, encrypt=encrypt,
+            purpose=self.purpose_edit.currentText().strip() or PURPOSES[0],
+        )
+
+    def _run(self, what: str, work: Callable[[TaskControl], Any], on_done: Callable[[Any], None]) -> None:
+        self._set_busy(True, what)
+
+        def done(result: Any) -> None:
+            self._set_busy(False)
+            on_done(result)
+
+        def failed(message: str) -> None:
+            cancelled = self._cancel_requested
+            self._set_busy(False)
+            self._show("info" if cancelled else "error", message)
+
+        self._control = self.ctx.tasks.run(
+            work, on_done=self._guard(done), on_error=self._guard(failed), on_progress=self._guard(self._progress)
+        )
+
+    def _set_busy(self, busy: bool, what: str = "") -> None:
+        if not busy:
+            self._control = None
+        self._cancel_requested = False
+        for widget in (self.send_button, self.open_button, self.save_button):
+            widget.setEnabled(not busy)
+        self.files.set_busy(busy)
+        self.progress_area.setVisible(busy)
+        if busy:
+            self.result_label.hide()
+            self.cancel_button.setEnabled(True)
+            self.progress_bar.setRange(0, 0)  # busy until the first progress report
+            self.progress_bar.setValue(0)
+            self.progress_label.setText(what)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._control is None:
+            return
+        if total == SENDING:
+            self.progress_bar.setRange(0, 0)
+            self.progress_label.setText("Sending to your mail server...")
+            self.cancel_button.setEnabled(False)  # the message is on its way: it cannot be called back
+            return
+        if total <= 0:
+            return
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(min(1000, int(done * 1000 / total)))
+        if not self._cancel_requested:
+            self.progress_label.setText(f"Encrypting the files: {human_size(done)} of {human_size(total)}")
+
+    def _show(self, kind: str, text: str) -> None:
+        colour = {"ok": GREEN, "warn": AMBER, "error": RED}.get(kind)
+        self.result_label.setProperty("kind", kind)
+        self.result_label.setStyleSheet(f"color: {colour};" if colour else "")
+        self.result_label.setText(text)
+        self.result_label.setAccessibleDescription(text)
+        self.result_label.show()
+
+    def result_text(self) -> str:
+        return self.result_label.text() if not self.result_label.isHidden() else ""
+
+    def result_kind(self) -> str:
+        return str(self.result_label.property("kind") or "")
+
+    @staticmethod
+    def _describe(outcome: services.ComposeOutcome) -> list[str]:
+        result = outcome.result
+        lines = []
+        if result.signed:
+            lines.append("Signed with your certificate.")
+        if result.encrypted:
+            lines.append(f"Encrypted ({result.cipher}) so that only these can read it: {', '.join(result.recipients)}.")
+        else:
+            lines.append("Not encrypted.")
+        lines += [f"Note: {w}" for w in outcome.warnings]
+        return lines
+
+    def _sent(self, report: SendReport) -> None:
+        self.last_outcome, self.last_report = report.outcome, report
+        lines = [d.message for d in report.delivered]
+        recipients = ", ".join(dict.fromkeys(r for item in report.items for r in item.recipients))
+        if report.all_sent:
+            head = f"Sent to {recipients} ({human_size(report.outcome.result.size)})."
+        else:
+            head = f"Not everything was sent to {recipients}. The message waits in the Outbox."
+        self._show("ok" if report.all_sent and not report.outcome.warnings else "warn",
+                   "\n".join([head, *lines, *self._describe(report.outcome)]))
+        if report.all_sent:
+            self.clear_message()
+
+    def _drafted(self, report: DraftReport) -> None:
+        self.last_outcome, self.last_report = report.outcome, report
+        self._show("warn" if report.outcome.warnings else "ok", "\n".join([
+            f"Opened the message in your mail program as a draft ({report.draft}). Send it from there.",
+            *self._describe(report.outcome),
+        ]))
+
+    def _saved(self, outcome: services.ComposeOutcome) -> None:
+        self.last_outcome, self.last_report = outcome, None
+        self._show("warn" if outcome.warnings else "ok", "\n".join([
+            f"Saved the message to {outcome.result.path} ({human_size(outcome.result.size)}).",
+            *self._describe(outcome),
+        ]))
+
+    def _asked(self, email: str, report: SendReport) -> None:
+        self.last_outcome, self.last_report = report.outcome, report
+        lines = [d.message for d in report.delivered]
+        if report.all_sent:
+            head = f"Asked {email} for their certificate. When they reply with a signed e-mail, open it: their certificate is then added to your contacts."
+        else:
+            head = f"The request to {email} was not sent yet; it waits in the Outbox."
+        self._show("ok" if report.all_sent else "warn", "\n".join([head, *lines]))
+
+    def _request_saved(self, email: str, outcome: services.ComposeOutcome) -> None:
+        self.last_outcome, self.last_report = outcome, None
+        self._show("ok", (
+            f"Saved the request to {outcome.result.path}. Send it to {email} from your mail program (it is "
+            "signed, not encrypted). When they reply with a signed e-mail, open it: their certificate is then "
+            "added to your contacts."
+        ))
+

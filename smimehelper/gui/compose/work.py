@@ -1,0 +1,66 @@
+"""The work Compose hands to the task runner: build the message, queue and send it.
+
+Runs off the GUI thread; nothing here touches a widget.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ... import services
+from ...core.errors import UserError
+from ...core.transport.accounts import Account
+from ...core.transport.delivery import Delivered
+from ...core.transport.outbox import OutboxItem
+from ..context import GuiContext
+from ..tasks import TaskControl
+from .texts import SENDING
+
+
+@dataclass(frozen=True)
+class SendReport:
+    outcome: services.ComposeOutcome
+    items: tuple[OutboxItem, ...]
+    delivered: tuple[Delivered, ...]
+
+    @property
+    def all_sent(self) -> bool:
+        return bool(self.delivered) and all(d.item.state == "sent" for d in self.delivered)
+
+
+@dataclass(frozen=True)
+class DraftReport:
+    outcome: services.ComposeOutcome
+    draft: Path
+
+
+def unique_path(folder: Path, stem: str, suffix: str) -> Path:
+    candidate = folder / f"{stem}{suffix}"
+    counter = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{counter}{suffix}"
+        counter += 1
+    return candidate
+
+
+def compose_in_task(stores: services.Stores, request: services.ComposeInput, secret: bytes, control: TaskControl) -> services.ComposeOutcome:
+    return services.compose_message(
+        request, lambda _prompt: secret, stores=stores, progress=control.progress, cancelled=control.cancelled
+    )
+
+
+def compose_and_send(
+    ctx: GuiContext, request: services.ComposeInput, secret: bytes, password: bytes, account: Account, control: TaskControl
+) -> SendReport:
+    """Build in a private temporary folder, put into the outbox, send (on the task runner)."""
+    stores = ctx.stores()
+    with tempfile.TemporaryDirectory(prefix="smimehelper-") as folder:
+        outcome = compose_in_task(stores, replace(request, out=Path(folder) / "message.eml"), secret, control)
+        if control.cancelled():
+            raise UserError("Cancelled. Nothing was sent.")
+        control.progress(SENDING, SENDING)
+        items = services.queue_composed(stores, outcome, account.email)
+    delivered = services.send_messages(stores, items, lambda _account: password)
+    return SendReport(outcome, tuple(items), tuple(delivered))
