@@ -57,11 +57,20 @@ def preview(path: Path, max_side: int = 512) -> Preview | None:
     index = frames // 2
     try:
         import numpy as np
+        import pydicom
         from pydicom import pixels
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            arr = pixels.pixel_array(str(path), index=index if frames > 1 else None)
+            try:
+                arr = pixels.pixel_array(str(path), index=index if frames > 1 else None)
+            except ValueError:
+                if frames > 1:
+                    raise
+                # pydicom's frame reader is stricter than its dataset decoder about the item
+                # framing of some files (an empty offset table written as zeros): one frame
+                # is small, so decode it from the dataset instead.
+                arr = pydicom.dcmread(str(path)).pixel_array
             rgb = _to_display(np.asarray(arr), header, index)
     except (ImportError, NotImplementedError, RuntimeError, ValueError, KeyError, AttributeError, TypeError, IndexError, OSError):
         # No decoder for this transfer syntax, or pixel data that does not match the header:

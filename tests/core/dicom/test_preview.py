@@ -65,12 +65,19 @@ def test_multiframe_shows_the_middle_frame(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name,mode", [("CT_small.dcm", "L"), ("MR_small_jp2klossless.dcm", "L"),
                                        ("SC_rgb_rle.dcm", "RGB"), ("examples_palette.dcm", "RGB"),
                                        ("examples_ybr_color.dcm", "RGB"), ("JPEG2000.dcm", "L"),
-                                       ("MR_small_jpeg_ls_lossless.dcm", "L"), ("SC_rgb_jpeg_gdcm.dcm", "RGB")])
+                                       ("MR_small_jpeg_ls_lossless.dcm", "L"), ("SC_rgb_jpeg_gdcm.dcm", "RGB"),
+                                       ("SC_rgb_jpeg.dcm", "RGB"), ("SC_rgb_dcmtk_+eb+cy+s4.dcm", "RGB")])
 def test_pydicom_sample_files(name: str, mode: str) -> None:
     data = preview_png(Path(get_testdata_file(name)), max_side=96)
     assert data is not None
     image = Image.open(io.BytesIO(data))
     assert image.mode == mode and max(image.size) <= 96
+
+
+def test_12_bit_jpeg_extended_has_no_preview() -> None:
+    """No MPL-compatible decoder here reads 12-bit JPEG Extended (docs/dicom.md, Licences):
+    no preview, never an error; the file itself still travels and is de-identified unchanged."""
+    assert preview_png(Path(get_testdata_file("JPEG-lossy.dcm"))) is None
 
 
 def test_rgb_colours_survive(tmp_path: Path) -> None:
