@@ -73,6 +73,13 @@ def run(args: argparse.Namespace) -> int:
 
         raise UserError("--size-limit needs --split and at least 1 MB.")
     to, cc, bcc, others = tuple(args.to), tuple(args.cc), tuple(args.bcc), ()
+    if args.package_for_others and (deid is not None or args.compress or args.split):
+        from ..core.errors import UserError
+
+        # A password package carries the files as the user chose them: with these options the
+        # recipients without a certificate would get the originals (patient details included).
+        raise UserError("--package-for-others cannot be combined with --deidentify, --compress or --split. "
+                        "Make de-identified copies first ('smimehelper dicom deidentify IN -o DIR') and attach those.")
     if args.package_for_others:
         from .package_cmd import split_for_packages
 
