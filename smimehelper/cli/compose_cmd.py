@@ -56,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .signals import terminate_as_interrupt
+
+    with terminate_as_interrupt():  # the DICOM copies in the temporary folder go too
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     body = args.body if args.body is not None else services.read_body_file(args.body_file)
     deid = None
     deid_flags = (args.keep_dates, args.shift_dates, args.keep_patient_characteristics, args.keep_device_identity,

@@ -8,12 +8,14 @@ message is written; the originals are only read.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.dicom.annex_e import DeidOptions
 from ..core.disclosure.model import DisclosedFile
@@ -21,6 +23,8 @@ from ..core.errors import InputFileError, SecurityVerdictError
 from ..core.mime.writer import Attachment, prepare_attachment
 
 if TYPE_CHECKING:
+    from ..core.dicom.compress import CompressResult
+    from ..core.dicom.deidentify import DeidSession
     from . import AskPassphrase
     from .compose import ComposeInput, ComposeOutcome
     from .stores import Stores
@@ -67,69 +71,72 @@ def is_dicom(path: Path) -> bool:
 
 
 def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | None = None,
-            compress: str | None = None, fileset: bool = True) -> DicomPreparation:
-    """Expand folders to their DICOM files, de-identify and compress them into ``scratch``, and
-    (with ``fileset``) turn each folder into a File-set ZIP. Other files pass unchanged."""
-    from ..core.dicom.compress import compress_file, saving_text
-    from ..core.dicom.deidentify import DeidSession, deidentify_file
+            compress: str | None = None, fileset: bool = True,
+            progress: Callable[[int, int], None] | None = None,
+            cancelled: Callable[[], bool] | None = None) -> DicomPreparation:
+    """Expand folders to their DICOM files, de-identify and compress them into ``scratch`` (on
+    every core when there are many), and (with ``fileset``) turn each folder into a File-set
+    ZIP. Other files pass unchanged. ``progress(files done, files)``; ``cancelled()`` is polled
+    between files (ComposeCancelled)."""
+    from ..core.compose import ComposeCancelled
+    from ..core.dicom.compress import saving_text
+    from ..core.dicom.deidentify import DeidSession
     from ..core.dicom.fileset import dicom_files_in, write_fileset_zip
+    from ..core.dicom.parallel import run_all
 
     session = DeidSession(deidentify) if deidentify is not None else None
     notes: list[str] = []
-    out: list[Attachment] = []
     originals: list[Path] = []
-    compressed = []
     members: dict[Path, tuple[tuple[str, Path], ...]] = {}
-    counter = 0
     used: set[str] = set()
-
-    def process(source: Path, folder: Path) -> tuple[Path, str]:
-        nonlocal counter
-        counter += 1
-        current = source
-        name = f"IMG{counter:05d}.dcm" if session else _unique(source.name, used)
-        if session is not None:
-            current = folder / (name + ".deid")
-            deidentify_file(source, current, session)
-        if compress:
-            target = folder / (name + ".cmp")
-            compressed.append(compress_file(current, target, compress))
-            if current != source:
-                current.unlink()
-            current = target
-        final = folder / name
-        if current != source:
-            current.rename(final)
-            return final, name
-        return source, name
-
-    for number, path in enumerate(paths, start=1):
-        path = Path(path)
+    # What each of the user's paths becomes: ("folder", path, number, [job indexes]),
+    # ("file", path, number, [job index]) or ("other", path); a job is one DICOM file.
+    plan: list[tuple[Any, ...]] = []
+    jobs: list[tuple[Path, Path, str]] = []  # (source, target, name as sent)
+    for number, path in enumerate(map(Path, paths), start=1):
         if path.is_dir():
             files = dicom_files_in(path)
             if not files:
                 raise InputFileError(f"The folder {path} has no DICOM files in it.")
-            originals.extend(files)
-            folder = Path(scratch) / f"study-{number}"
-            folder.mkdir(parents=True)
-            made = [process(f, folder) for f in files]
-            if fileset:
-                zip_name = "study.zip" if session else _unique(f"{path.name or 'study'}.zip", used)
-                result = write_fileset_zip([m for m, _ in made], Path(scratch) / f"fileset-{number}.zip",
-                                           work_dir=Path(scratch) / f"fileset-{number}")
-                members[result.path] = result.members
-                out.append(prepare_attachment(result.path, zip_name))
-                notes.append(f"{len(made)} DICOM files of {path.name} as one study archive with a DICOMDIR ({zip_name}).")
-            else:
-                out.extend(prepare_attachment(m, name) for m, name in made)
+            kind, sources = "folder", files
         elif is_dicom(path):
-            originals.append(path)
-            folder = Path(scratch) / f"file-{number}"
-            folder.mkdir(parents=True)
-            made, name = process(path, folder)
-            out.append(prepare_attachment(made, name))
+            kind, sources = "file", [path]
         else:
-            out.append(prepare_attachment(path))
+            plan.append(("other", path))
+            continue
+        folder = Path(scratch) / f"{'study' if kind == 'folder' else 'file'}-{number}"
+        folder.mkdir(parents=True)
+        indexes = []
+        for source in sources:
+            name = f"IMG{len(jobs) + 1:05d}.dcm" if session else _unique(source.name, used)
+            indexes.append(len(jobs))
+            jobs.append((source, folder / name, name))
+        originals.extend(sources)
+        plan.append((kind, path, number, indexes))
+    if session is not None or compress:
+        made = run_all(make_copy, [(source, target, session, compress) for source, target, _ in jobs],
+                       progress=progress, cancelled=cancelled, on_cancel=ComposeCancelled,
+                       batch=1 if compress else 8)
+    else:
+        made = [(source, None) for source, _, _ in jobs]
+    compressed = [result for _, result in made if result is not None]
+    out: list[Attachment] = []
+    for entry in plan:
+        if entry[0] == "other":
+            out.append(prepare_attachment(entry[1]))
+            continue
+        kind, path, number, indexes = entry
+        if kind == "folder" and fileset:
+            if cancelled is not None and cancelled():
+                raise ComposeCancelled()
+            zip_name = "study.zip" if session else _unique(f"{path.name or 'study'}.zip", used)
+            result = write_fileset_zip([made[i][0] for i in indexes], Path(scratch) / f"fileset-{number}.zip",
+                                       work_dir=Path(scratch) / f"fileset-{number}")
+            members[result.path] = result.members
+            out.append(prepare_attachment(result.path, zip_name))
+            notes.append(f"{len(indexes)} DICOM files of {path.name} as one study archive with a DICOMDIR ({zip_name}).")
+        else:
+            out.extend(prepare_attachment(made[i][0], jobs[i][2]) for i in indexes)
     if session is not None:
         chosen = ", ".join(o.replace("_", " ") for o in deidentify.enabled()) if deidentify else ""
         notes.append(f"Patient details removed from {len(originals)} DICOM file(s) (DICOM PS3.15 Basic Profile"
@@ -138,6 +145,28 @@ def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | N
         notes.append(f"Lossless compression: {saving_text(compressed)}.")
     study = _study(out)
     return DicomPreparation(tuple(out), tuple(notes), session is not None, tuple(originals), study, members)
+
+
+def make_copy(source: Path, target: Path, session: DeidSession | None, compress: str | None) -> tuple[Path, CompressResult | None]:
+    """The copy of one DICOM file that travels (de-identified, then compressed) as ``target``;
+    the original itself when nothing is to be done. Runs in a worker process too."""
+    from ..core.dicom.compress import compress_file
+    from ..core.dicom.deidentify import deidentify_file
+
+    current, result = source, None
+    if session is not None:
+        current = target.with_name(target.name + ".deid")
+        deidentify_file(source, current, session)
+    if compress:
+        packed = target.with_name(target.name + ".cmp")
+        result = compress_file(current, packed, compress)
+        if current != source:
+            current.unlink()
+        current = packed
+    if current == source:
+        return source, result
+    current.rename(target)
+    return target, result
 
 
 def _unique(name: str, used: set[str]) -> str:
@@ -178,10 +207,17 @@ class DeidentifiedFile:
 
 
 def deidentify_to_folder(inputs: Sequence[Path], out_dir: Path, options: DeidOptions,
-                         progress: Callable[[int, int], None] | None = None) -> list[DeidentifiedFile]:
-    """De-identify every DICOM file given (folders: every DICOM file inside) into ``out_dir``."""
+                         progress: Callable[[int, int], None] | None = None,
+                         cancelled: Callable[[], bool] | None = None) -> list[DeidentifiedFile]:
+    """De-identify every DICOM file given (folders: every DICOM file inside) into ``out_dir``.
+
+    All or nothing: the copies are made in a hidden folder inside ``out_dir`` (on every core)
+    and moved to their names only when all are done, each without ever replacing a file (a
+    second run into the same folder at the same time gets an error, not a mix); a failure or
+    an interruption removes every copy this run made."""
     from ..core.dicom.deidentify import DeidSession, deidentify_file
     from ..core.dicom.fileset import dicom_files_in
+    from ..core.dicom.parallel import run_all
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -203,26 +239,51 @@ def deidentify_to_folder(inputs: Sequence[Path], out_dir: Path, options: DeidOpt
     resolved = {p.resolve() for p in sources}
     if out_dir.resolve() in {p.parent for p in resolved}:
         raise InputFileError(f"{out_dir} holds the originals; choose another folder for the de-identified copies.")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    session = DeidSession(options)
-    done: list[DeidentifiedFile] = []
+    targets = [out_dir / f"IMG{number:05d}.dcm" for number in range(1, len(sources) + 1)]
+    clash = next((t for t in targets if t.exists()), None)
+    if clash is not None:
+        raise InputFileError(f"{clash} already exists; choose an empty folder.")
+    created = not out_dir.exists()
     try:
-        for number, source in enumerate(sources, start=1):
-            target = out_dir / f"IMG{number:05d}.dcm"
-            if target.exists():
-                raise InputFileError(f"{target} already exists; choose an empty folder.")
-            deidentify_file(source, target, session)
-            done.append(DeidentifiedFile(source, target))
-            if progress:
-                progress(number, len(sources))
-        import os
-
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".smimehelper-deidentify-", dir=out_dir))
+    except OSError as exc:
+        raise InputFileError(f"Cannot write into {out_dir}: {exc.strerror or exc}.") from None
+    session = DeidSession(options)
+    moved: list[Path] = []
+    try:
+        run_all(deidentify_file, [(s, staging / t.name, session) for s, t in zip(sources, targets)],
+                progress=progress, cancelled=cancelled)
+        for target in targets:
+            _move_new(staging / target.name, target)
+            moved.append(target)
         os.sync()  # the copies are kept: on disk once, not one fsync per file
     except BaseException:
-        for item in done:  # all or nothing: never a half de-identified study
-            item.output.unlink(missing_ok=True)
+        for target in moved:  # all or nothing: never a half de-identified study
+            target.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
         raise
-    return done
+    shutil.rmtree(staging, ignore_errors=True)
+    return [DeidentifiedFile(s, t) for s, t in zip(sources, targets)]
+
+
+def _move_new(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` but never over an existing file (a hard link fails if the
+    name is taken; file systems without hard links, e.g. FAT on a USB stick, check first)."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        raise InputFileError(f"{target} already exists (is another de-identification writing into "
+                             f"{target.parent}?); choose an empty folder.") from None
+    except OSError:
+        if target.exists():
+            raise InputFileError(f"{target} already exists; choose an empty folder.") from None
+        os.rename(source, target)
+        return
+    source.unlink()
 
 
 # -- open: several parts of one study -------------------------------------------------------
@@ -326,7 +387,7 @@ def compose_dicom(request: ComposeInput, ask_passphrase: AskPassphrase | None, *
         raise SplitError("A split study cannot have Bcc recipients; send it to To/Cc recipients only.")
     with scratch_folder() as scratch:
         prep = prepare(request.attachments, Path(scratch), deidentify=request.deidentify,  # type: ignore[arg-type]
-                       compress=request.compress, fileset=not request.split)
+                       compress=request.compress, fileset=not request.split, progress=progress, cancelled=cancelled)
         base, warnings, terms = build_request(request, ask_passphrase, stores=stores,
                                               attachments=(*prep.attachments, *extra), terms_from=prep.originals)
         if not request.split:

@@ -113,3 +113,25 @@ def _resolve(tag: int, enabled: tuple[str, ...]) -> str:
 def action_for(tag: int, options: DeidOptions) -> str:
     """One of K (keep), X (remove), Z (empty), D (dummy), U (new UID), U* (UIDs inside), C (clean)."""
     return _resolve(tag, options.enabled())
+
+
+class ActionTable:
+    """:func:`action_for` for one set of options, precomputed by tag: a dict lookup per
+    attribute instead of walking the option columns (a study is hundreds of files of about a
+    hundred attributes each). Tags of the repeating groups (50xx, 60xx...) and tags the table
+    does not list are resolved once and remembered."""
+
+    def __init__(self, options: DeidOptions) -> None:
+        enabled = options.enabled()
+        exact, masked = basic_table()
+        self._enabled = enabled
+        self._masks = tuple({mask for _, mask, _ in masked})
+        self._masked = {value & mask for value, mask, _ in masked}
+        self._actions: dict[int, str] = {tag: _resolve(tag, enabled) for tag in exact}
+
+    def __call__(self, tag: int) -> str:
+        action = self._actions.get(tag)
+        if action is None:
+            action = _resolve(tag, self._enabled) if any(tag & m in self._masked for m in self._masks) else "K"
+            self._actions[tag] = action
+        return action

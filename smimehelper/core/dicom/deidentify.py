@@ -22,10 +22,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import InputFileError, UserError
-from .annex_e import BASIC_CODE, OPTION_CODES, DeidOptions, action_for
+from .annex_e import BASIC_CODE, OPTION_CODES, ActionTable, DeidOptions
 from .files import replacing_writer, require_regular_file
 from .pixelcopy import copy_pixel_element
 from .safe_private import is_safe_private
@@ -47,6 +47,17 @@ class DeidSession:
 
     options: DeidOptions = field(default_factory=DeidOptions)
     key: bytes = field(default_factory=lambda: os.urandom(32))
+    _table: ActionTable | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def actions(self) -> ActionTable:
+        """The Annex E action of every tag under these options (built once per session)."""
+        if self._table is None:
+            self._table = ActionTable(self.options)
+        return self._table
+
+    def __getstate__(self) -> dict[str, Any]:  # to worker processes: options and key only
+        return {"options": self.options, "key": self.key, "_table": None}
 
     @property
     def date_shift_days(self) -> int:
@@ -92,10 +103,12 @@ def deidentify_file(source: Path, output: Path, session: DeidSession) -> DeidRes
             counts = _Walker(session, ds).run()
             _finish(ds, session)
             with replacing_writer(output) as out:
-                ds.save_as(out, enforce_file_format=True)
                 if streamable:
+                    _write_header(out, ds, implicit=ts == "1.2.840.10008.1.2")
                     src.seek(pixel_start)
                     copy_pixel_element(src, out, implicit=ts == "1.2.840.10008.1.2")
+                else:
+                    ds.save_as(out, enforce_file_format=True)
     except FileNotFoundError:
         raise InputFileError(f"{source} does not exist.") from None
     except PermissionError as exc:
@@ -143,12 +156,30 @@ _STREAMABLE = {"1.2.840.10008.1.2"} | {
 }
 
 
+def _write_header(out: BinaryIO, ds: Any, *, implicit: bool) -> None:
+    """Preamble, "DICM", File Meta (PS3.10 7.1) and the de-identified header, little endian.
+
+    pydicom's own writer functions, without dcmwrite's deep copy of the File Meta: attributes
+    left as read (most of them: kept unchanged) are written byte for byte from the original."""
+    from pydicom.filebase import DicomFileLike
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    fp = DicomFileLike(out)
+    fp.write(ds.preamble)
+    fp.write(b"DICM")
+    write_file_meta_info(fp, ds.file_meta, enforce_standard=True)
+    fp.is_little_endian = True
+    fp.is_implicit_VR = implicit
+    write_dataset(fp, ds)
+
+
 class _Walker:
     """Applies the table to a dataset and every dataset nested in its sequences."""
 
     def __init__(self, session: DeidSession, ds: Any) -> None:
         self.session = session
         self.options = session.options
+        self.actions = session.actions
         self.terms = identifying_terms(ds) if self.options.clean_descriptors or self.options.keep_patient_characteristics else ()
         self.counts = [0, 0, 0, 0]
         self.ds = ds
@@ -164,18 +195,41 @@ class _Walker:
         return tuple(self.counts)  # type: ignore[return-value]
 
     def _dataset(self, ds: Any) -> None:
+        from pydicom.dataelem import DataElement
+
+        private: list[int] = []
         private_kept: set[int] = set()
-        for elem in list(ds):
-            tag = int(elem.tag)
-            if elem.tag.is_private:
-                if self.options.keep_safe_private and not elem.tag.is_private_creator and is_safe_private(ds, elem):
-                    private_kept.add(tag)
-                    private_kept.add((tag & 0xFFFF0000) | ((tag >> 8) & 0xFF))
+        actions = self.actions
+        for tag in list(ds.keys()):
+            tag = int(tag)
+            if tag & 0x10000:  # an odd group: private
+                private.append(tag)
+                if self.options.keep_safe_private and not 0x10 <= (tag & 0xFFFF) <= 0xFF:
+                    elem = ds[tag]
+                    if is_safe_private(ds, elem):
+                        private_kept.add(tag)
+                        private_kept.add((tag & 0xFFFF0000) | ((tag >> 8) & 0xFF))
                 continue
-            self._element(ds, elem, action_for(tag, self.options))
-        for elem in list(ds):
-            if elem.tag.is_private and int(elem.tag) not in private_kept:
-                del ds[elem.tag]
+            action = actions(tag)
+            if action == "X":
+                del ds[tag]
+                self.counts[0] += 1
+                continue
+            vr = ds.get_item(tag).VR
+            if vr is None or vr in ("SQ", "UN"):
+                # A sequence (its items are de-identified too) or a value whose VR the file
+                # does not state (implicit VR; UN: it may be a sequence): decoded to look inside.
+                self._element(ds, ds[tag], action)
+            elif action == "K":
+                continue  # kept as read, never decoded: written back byte for byte
+            elif action == "Z" and tag not in _PSEUDONYMS:
+                ds[tag] = DataElement(tag, vr, "" if vr in _TEXT_VRS else None)
+                self.counts[1] += 1
+            else:
+                self._element(ds, ds[tag], action)
+        for tag in private:
+            if tag not in private_kept:
+                del ds[tag]
                 self.counts[0] += 1
 
     def _element(self, ds: Any, elem: Any, action: str) -> None:

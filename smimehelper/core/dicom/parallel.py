@@ -1,0 +1,109 @@
+"""One job per file (de-identify, compress) on every core when there are many files.
+
+A CBCT study is hundreds of files; each file is a few milliseconds of Python, so one process
+uses one core while the other idles. With :data:`MIN_PARALLEL` files or more and more than one
+usable core, the files are handed in small batches to worker processes.
+
+Safe by construction:
+- every job writes its output to a temporary name and renames it when complete
+  (``files.replacing_writer``), so a job that is stopped leaves nothing behind;
+- workers ignore Ctrl-C (the terminal sends it to the whole process group): the parent decides,
+  stops handing out work, waits for the batches in flight and raises, and the caller removes
+  what was written; SIGTERM in a worker unwinds like an exception (temporary file removed);
+- from a program with other threads (the desktop app runs this on a worker thread) the workers
+  come from a fork server, never a fork of a threaded process.
+Results come back in the order of ``jobs``; the first error is raised as it was (a UserError
+keeps its message), after the other batches in flight have finished.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+MIN_PARALLEL = 16
+BATCH = 8
+MAX_WORKERS = 4
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def run_all(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], *,
+            progress: Callable[[int, int], None] | None = None,
+            cancelled: Callable[[], bool] | None = None,
+            on_cancel: Callable[[], BaseException] | None = None,
+            workers: int | None = None, batch: int = BATCH) -> list[T]:
+    """``[fn(*job) for job in jobs]``, in parallel when worthwhile; ``progress(done, total)``
+    after each file, ``cancelled()`` polled between files (then ``on_cancel()`` is raised).
+    ``fn`` must be a module-level function (it is sent to the workers by name); ``batch`` files
+    go to a worker at a time (1 for long jobs, so that a stop waits for one file per worker)."""
+    total = len(jobs)
+    count = min(workers or usable_cores(), MAX_WORKERS, max(1, total // batch))
+    if total < MIN_PARALLEL or count < 2:
+        results = []
+        for number, job in enumerate(jobs, start=1):
+            _check(cancelled, on_cancel)
+            results.append(fn(*job))
+            if progress:
+                progress(number, total)
+        return results
+    return _in_workers(fn, jobs, count, batch, progress, cancelled, on_cancel)
+
+
+def _check(cancelled: Callable[[], bool] | None, on_cancel: Callable[[], BaseException] | None) -> None:
+    if cancelled is not None and cancelled():
+        raise on_cancel() if on_cancel else KeyboardInterrupt
+
+
+def _in_workers(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], count: int, size: int,
+                progress: Callable[[int, int], None] | None, cancelled: Callable[[], bool] | None,
+                on_cancel: Callable[[], BaseException] | None) -> list[T]:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    alone = threading.active_count() == 1 and threading.current_thread() is threading.main_thread()
+    context = multiprocessing.get_context("fork" if alone else "forkserver")
+    batches = [list(range(start, min(start + size, len(jobs)))) for start in range(0, len(jobs), size)]
+    results: list[Any] = [None] * len(jobs)
+    done_files = 0
+    pool = ProcessPoolExecutor(count, mp_context=context, initializer=_worker_started)
+    try:
+        pending = {pool.submit(_batch, fn, [jobs[i] for i in batch]): batch for batch in batches}
+        while pending:
+            finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            _check(cancelled, on_cancel)
+            for future in finished:
+                batch = pending.pop(future)
+                for index, value in zip(batch, future.result()):
+                    results[index] = value
+                done_files += len(batch)
+                if progress:
+                    progress(done_files, len(jobs))
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # the batches in flight finish (or unwind)
+        raise
+    pool.shutdown(wait=True)
+    return results
+
+
+def _batch(fn: Callable[..., T], jobs: list[tuple[Any, ...]]) -> list[T]:
+    return [fn(*job) for job in jobs]
+
+
+def _worker_started() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise SystemExit(1)
