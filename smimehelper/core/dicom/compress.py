@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError, UserError
-from .files import replacing_writer, require_regular_file
+from .files import os_reason, replacing_writer, require_regular_file
 
 METHODS = {
     "jpeg-ls": ("1.2.840.10008.1.2.4.80", "JPEG-LS Lossless"),
@@ -46,6 +46,14 @@ class CompressResult:
 
 def compress_file(source: Path, output: Path, method: str = DEFAULT_METHOD, *, verify: bool = True) -> CompressResult:
     """Write ``source`` losslessly compressed with ``method`` to ``output``."""
+    try:
+        return _compress_file(source, output, method, verify)
+    except OSError as exc:  # a full disk, a read-only folder: not the image's fault
+        Path(output).unlink(missing_ok=True)
+        raise CompressionError(f"Cannot write {Path(output).name}: {os_reason(exc)}. The original is unchanged.") from None
+
+
+def _compress_file(source: Path, output: Path, method: str, verify: bool) -> CompressResult:
     import pydicom
 
     if method not in METHODS:
@@ -78,6 +86,8 @@ def compress_file(source: Path, output: Path, method: str = DEFAULT_METHOD, *, v
         raise
     except Exception as exc:  # an encoder that refuses this image: send it uncompressed
         output.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise
         _copy(source, output)
         return CompressResult(source, output, original_size, original_size, None,
                               f"{name} cannot encode this image ({type(exc).__name__}); sent uncompressed")

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 from ..errors import InputFileError, UserError
 from .annex_e import BASIC_CODE, OPTION_CODES, ActionTable, DeidOptions
-from .files import replacing_writer, require_regular_file
+from .files import os_reason, replacing_writer, require_regular_file
 from .pixelcopy import copy_pixel_element
 from .safe_private import is_safe_private
 
@@ -118,7 +118,7 @@ def deidentify_file(source: Path, output: Path, session: DeidSession) -> DeidRes
     except UserError:
         raise
     except OSError as exc:
-        raise DeidentifyError(f"Cannot write {output}: {exc.strerror or exc}. The original is unchanged.") from None
+        raise DeidentifyError(f"Cannot write {output}: {os_reason(exc)}. The original is unchanged.") from None
     except Exception as exc:  # pydicom raises many kinds on damaged files
         raise DeidentifyError(
             f"{source.name} could not be de-identified ({type(exc).__name__}: the file is damaged or unusual). "

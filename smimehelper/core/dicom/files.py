@@ -51,3 +51,16 @@ def replacing_writer(target: Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
         raise
+
+
+def os_reason(exc: OSError) -> str:
+    """The plain reason of an OSError ("No space left on device"), also when a library re-raised
+    it with its own text around it (pydicom adds the tag and the whole traceback)."""
+    import re
+
+    if exc.strerror:
+        return exc.strerror
+    if exc.errno:
+        return os.strerror(exc.errno)
+    found = re.findall(r"\[Errno \d+\] ([^\n]+)", str(exc))
+    return found[-1].strip() if found else "the file cannot be written"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..atomic import atomic_writer
 from ..errors import InputFileError, UserError
+from .files import os_reason
 
 
 class FileSetError(UserError):
@@ -75,6 +76,8 @@ def write_fileset_zip(files: Sequence[Path], target: Path, *, file_set_id: str =
                 for path in files:
                     fs.add(str(path))
                 fs.write(scratch)
+        except OSError as exc:
+            raise FileSetError(f"Cannot write the study archive: {os_reason(exc)}.") from None
         except Exception as exc:
             if isinstance(exc, UserError):
                 raise
@@ -84,9 +87,12 @@ def write_fileset_zip(files: Sequence[Path], target: Path, *, file_set_id: str =
             ) from None
         root = Path(scratch)
         written = sorted(p for p in root.rglob("*") if p.is_file())
-        with atomic_writer(Path(target), 0o600) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for path in written:
-                archive.write(path, path.relative_to(root).as_posix())
+        try:
+            with atomic_writer(Path(target), 0o600) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+                for path in written:
+                    archive.write(path, path.relative_to(root).as_posix())
+        except OSError as exc:
+            raise FileSetError(f"Cannot write the study archive: {os_reason(exc)}.") from None
         members = tuple((p.relative_to(root).as_posix(), p) for p in written if p.name != "DICOMDIR")
     return FileSetResult(Path(target), len(written) - 1, Path(target).stat().st_size,
                          members if work_dir is not None else ())

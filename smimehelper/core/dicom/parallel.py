@@ -7,9 +7,11 @@ usable core, the files are handed in small batches to worker processes.
 Safe by construction:
 - every job writes its output to a temporary name and renames it when complete
   (``files.replacing_writer``), so a job that is stopped leaves nothing behind;
-- workers ignore Ctrl-C (the terminal sends it to the whole process group): the parent decides,
-  stops handing out work, waits for the batches in flight and raises, and the caller removes
-  what was written; SIGTERM in a worker unwinds like an exception (temporary file removed);
+- workers ignore Ctrl-C (the terminal sends it to the whole process group) and SIGTERM: the
+  parent decides, stops handing out work, waits for the batches in flight and raises
+  KeyboardInterrupt, and the caller removes what was written. While the pool runs, the
+  parent's own handlers only set a flag (an exception raised inside the executor's locks
+  would hang it);
 - from a program with other threads (the desktop app runs this on a worker thread) the workers
   come from a fork server, never a fork of a threaded process.
 Results come back in the order of ``jobs``; the first error is raised as it was (a UserError
@@ -71,16 +73,26 @@ def _in_workers(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], count: in
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-    alone = threading.active_count() == 1 and threading.current_thread() is threading.main_thread()
-    context = multiprocessing.get_context("fork" if alone else "forkserver")
+    main = threading.current_thread() is threading.main_thread()
+    context = multiprocessing.get_context("fork" if main and threading.active_count() == 1 else "forkserver")
     batches = [list(range(start, min(start + size, len(jobs)))) for start in range(0, len(jobs), size)]
     results: list[Any] = [None] * len(jobs)
     done_files = 0
+    # Ctrl-C and SIGTERM only set a flag while the pool runs: an exception raised by a signal
+    # handler inside the executor's locks (wait(), submit()) would leave a lock held and hang
+    # the shutdown below. The flag is turned into KeyboardInterrupt at a safe point.
+    stops: list[int] = []
+    previous = {}
+    if main:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            previous[number] = signal.signal(number, lambda signum, _frame: stops.append(signum))
     pool = ProcessPoolExecutor(count, mp_context=context, initializer=_worker_started)
     try:
         pending = {pool.submit(_batch, fn, [jobs[i] for i in batch]): batch for batch in batches}
         while pending:
-            finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            finished, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            if stops:
+                raise KeyboardInterrupt
             _check(cancelled, on_cancel)
             for future in finished:
                 batch = pending.pop(future)
@@ -89,10 +101,15 @@ def _in_workers(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], count: in
                 done_files += len(batch)
                 if progress:
                     progress(done_files, len(jobs))
+        pool.shutdown(wait=True)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)  # the batches in flight finish (or unwind)
         raise
-    pool.shutdown(wait=True)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if stops:  # a signal after the last batch: still an interruption
+        raise KeyboardInterrupt
     return results
 
 
@@ -101,9 +118,7 @@ def _batch(fn: Callable[..., T], jobs: list[tuple[Any, ...]]) -> list[T]:
 
 
 def _worker_started() -> None:
+    # The parent decides (it gets the same Ctrl-C, or the SIGTERM): a worker finishes the file
+    # in hand, whose output is complete or removed, and exits when the pool shuts down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop)
-
-
-def _stop(_signum: int, _frame: object) -> None:
-    raise SystemExit(1)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
