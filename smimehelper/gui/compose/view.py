@@ -11,6 +11,7 @@ attachments are :class:`.attachments.AttachmentPanel`; the ways out are :class:`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from ..tasks import TaskControl
 from .actions import ComposeActions
 from .package import PackageActions
 from .attachments import Attachment, AttachmentPanel
+from .deid import PACKAGE_REFUSED, DeidentifyPanel
 from .texts import NO_IDENTITY, PURPOSES, RED, estimate_message_size
 from .work import DraftReport, SendReport
 
@@ -147,6 +149,9 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
         self.attachment_list, self.add_button, self.remove_button = self.files.tree, self.files.add_button, self.files.remove_button
         self.size_label = self.files.size_label
         outer.addWidget(self.files, 2)
+        self.deid = DeidentifyPanel(self.ctx.tasks)  # "Remove patient details" + before/after table
+        self.files.changed.connect(lambda: self.deid.set_files(self.attachments()))
+        outer.addWidget(self.deid, 1)
 
         options = QHBoxLayout()
         self.sign_box = QCheckBox("S&ign")
@@ -258,6 +263,20 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
 
     def attachments(self) -> list[Path]:
         return self.files.paths()
+
+    def _request(self) -> services.ComposeInput | None:  # the form's request, with the switch
+        request = super()._request()
+        return None if request is None else replace(request, deidentify=self.deid.options())
+
+    def send_as_package(self, email: str) -> None:  # a package would carry the originals
+        if self.deid.switch.isChecked():
+            self._show("error", PACKAGE_REFUSED)
+            return
+        super().send_as_package(email)
+
+    @staticmethod
+    def _describe(outcome: services.ComposeOutcome) -> list[str]:
+        return [*outcome.notes, *ComposeActions._describe(outcome)]
 
     def attachment(self, path: Path) -> Attachment | None:
         return self.files.get(path)
