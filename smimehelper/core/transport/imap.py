@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
-from .accounts import Account
+from .accounts import Account, Credential
+from .oauth import sasl
+from .oauth.errors import OAuthError, explain_server_refusal
+from .oauth.tokens import TokenSource
 from .smtp import tls_context
 
 FALLBACK_NAMES = {
@@ -28,7 +31,7 @@ class ImapError(UserError):
     pass
 
 
-def connect(account: Account, password: bytes | None) -> imaplib.IMAP4:
+def connect(account: Account, password: Credential) -> imaplib.IMAP4:
     if not account.imap_host:
         raise ImapError(f"No IMAP server is set up for {account.email}; add one with 'smimehelper account add ... --imap-host HOST'.")
     context = tls_context(account)
@@ -48,15 +51,68 @@ def connect(account: Account, password: bytes | None) -> imaplib.IMAP4:
         if isinstance(exc, ImapError):
             raise
         raise ImapError(f"Cannot reach the IMAP server {where}: {exc}.") from None
-    if password is None:
-        conn.shutdown()
+    try:
+        login(conn, account, password)
+    except BaseException:
+        try:
+            conn.shutdown()
+        except OSError:
+            pass
+        raise
+    return conn
+
+
+def login(conn: imaplib.IMAP4, account: Account, credential: Credential) -> None:
+    """Log in on an encrypted connection: AUTHENTICATE XOAUTH2/OAUTHBEARER with an access token for
+    a signed-in account (a refused cached token is renewed once), else LOGIN with the password."""
+    if account.uses_oauth or isinstance(credential, TokenSource):
+        if not isinstance(credential, TokenSource):
+            raise ImapError(f"{account.email} signs in with its provider, and no sign-in was at hand. Sign in again: "
+                            f"smimehelper account signin --email {account.email}.")
+        _oauth_login(conn, account, credential)
+        return
+    if credential is None:
         raise ImapError(f"The password for {account.username} is needed for IMAP.")
     try:
-        conn.login(account.username, password.decode("utf-8"))
+        conn.login(account.username, credential.decode("utf-8"))
     except imaplib.IMAP4.error as exc:
-        conn.shutdown()
         raise ImapError(f"The IMAP server refused the login for {account.username}: {exc}.") from None
-    return conn
+
+
+def _oauth_login(conn: imaplib.IMAP4, account: Account, tokens: TokenSource) -> None:
+    offered = {c[5:] for c in conn.capabilities if c.upper().startswith("AUTH=")}
+    mechanism = sasl.choose(offered, account.sasl)
+    if mechanism is None:
+        raise ImapError(f"The IMAP server {account.imap_host} does not offer sign-in with an access token "
+                        f"({account.sasl or 'XOAUTH2 or OAUTHBEARER'}).")
+    try:
+        token = tokens.current()
+        for attempt in range(2):
+            payload = sasl.initial_response(mechanism, account.username, token.value, account.imap_host, account.imap_port)
+            state = {"sent": False}
+
+            def respond(challenge: bytes) -> bytes:
+                if not state["sent"]:
+                    state["sent"] = True
+                    return payload
+                return sasl.abort_response(mechanism)  # the server's JSON error: end the exchange
+
+            try:
+                conn.authenticate(mechanism, respond)
+                return
+            except imaplib.IMAP4.abort as exc:
+                raise ImapError(f"The IMAP server {account.imap_host} closed the connection while signing in ({exc}).") from None
+            except imaplib.IMAP4.error as exc:
+                if attempt == 0 and not token.fresh:
+                    token = tokens.renew(refused=token.value)
+                    continue
+                raise ImapError(explain_server_refusal(str(exc), email=account.email, provider_name=tokens.provider_name())) from None
+    except OAuthError as exc:
+        raise ImapError(str(exc)) from None
+    except sasl.SaslError as exc:
+        raise ImapError(f"Signing in to {account.imap_host} is not possible: {exc}.") from None
+    except OSError as exc:
+        raise ImapError(f"The connection to {account.imap_host} broke while signing in ({type(exc).__name__}).") from None
 
 
 def find_folder(conn: imaplib.IMAP4, use: str) -> str:
@@ -89,7 +145,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def append(account: Account, password: bytes | None, use: str, message: Path, *, draft: bool = False) -> str:
+def append(account: Account, password: Credential, use: str, message: Path, *, draft: bool = False) -> str:
     """Append ``message`` to the \\Sent or \\Drafts folder; returns the folder name."""
     data = message.read_bytes()
     conn = connect(account, password)
