@@ -85,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
         stores = services.Stores.open(args.home)
         items = services.queue_composed(stores, outcome, args.account)
-        delivered = services.send_messages(stores, items, password_asker(args.password_file))
+        from .signin_cmd import interactive_sign_in
+
+        delivered = services.send_messages(stores, items, password_asker(args.password_file), interactive_sign_in())
     if others:
         from .package_cmd import run_packages
 

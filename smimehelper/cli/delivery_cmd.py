@@ -11,7 +11,7 @@ from .. import services
 from ..core.errors import PassphraseError
 from ..core.transport import handoff, imap
 from ..core.transport.accounts import PRESETS, make_account, preset_for
-from . import exit_codes
+from . import exit_codes, signin_cmd
 from .commands import HELP
 from .output import emit_json, printable, say, warn
 from .prompt import passphrase_from_file
@@ -32,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--imap-port", type=int)
     add.add_argument("--imap-security", choices=("tls", "starttls"))
     add.add_argument("--size-limit-mb", type=float, help="the largest message the account accepts (default: the provider's, else 25)")
+    signin_cmd.add_options(add)
     add.set_defaults(handler=run_account_add)
+    signin_cmd.register(sub)
     lst = sub.add_parser("list", help="your accounts")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=run_account_list)
@@ -87,7 +89,8 @@ def password_asker(password_file: Path | None):  # type: ignore[no-untyped-def]
 def _account_json(a) -> dict:  # type: ignore[no-untyped-def]
     return {"email": a.email, "smtp_host": a.smtp_host, "smtp_port": a.smtp_port, "security": a.security,
             "username": a.username, "imap_host": a.imap_host, "imap_port": a.imap_port,
-            "imap_security": a.imap_security, "size_limit": a.size_limit, "cafile": a.cafile}
+            "imap_security": a.imap_security, "size_limit": a.size_limit, "cafile": a.cafile,
+            "auth": a.auth, "oauth_provider": a.oauth_provider}
 
 
 def run_account_add(args: argparse.Namespace) -> int:
@@ -98,6 +101,7 @@ def run_account_add(args: argparse.Namespace) -> int:
         email, smtp_host=args.smtp_host, smtp_port=args.smtp_port, security=args.security, username=args.username,
         cafile=str(args.cafile) if args.cafile else None, imap_host=args.imap_host, imap_port=args.imap_port,
         imap_security=args.imap_security, size_limit=int(args.size_limit_mb * 1e6) if args.size_limit_mb else None,
+        **signin_cmd.account_settings(args),  # type: ignore[arg-type]
     )
     password = passphrase_from_file(args.password_file) if args.password_file else None
     stores = services.Stores.open(args.home)
@@ -106,9 +110,11 @@ def run_account_add(args: argparse.Namespace) -> int:
         f"at most {account.size_limit / 1e6:.0f} MB per message.")
     if account.imap_host:
         say(f"Copies to Sent and Drafts via {account.imap_host}:{account.imap_port} ({account.imap_security.upper()}).")
-    preset = preset_for(email)
+    preset = preset_for(email, args.provider)
     if preset:
         say(f"Settings from the {preset.name} preset. {preset.note}")
+    if account.uses_oauth:
+        return signin_cmd.after_add(stores, account, args)
     if password and in_keyring:
         say("The password is kept in the system keyring.")
     elif password:
@@ -125,7 +131,8 @@ def run_account_list(args: argparse.Namespace) -> int:
         say("No account yet. Add yours with 'smimehelper account add --email ADDR'.")
     for a in accounts:
         imap_part = f", IMAP {a.imap_host}:{a.imap_port}" if a.imap_host else ""
-        say(f"{a.email}: SMTP {a.smtp_host}:{a.smtp_port} {a.security}{imap_part}, limit {a.size_limit / 1e6:.0f} MB")
+        login = f", signs in with {a.oauth_provider}" if a.uses_oauth else ""
+        say(f"{a.email}: SMTP {a.smtp_host}:{a.smtp_port} {a.security}{imap_part}, limit {a.size_limit / 1e6:.0f} MB{login}")
     return exit_codes.OK
 
 
@@ -147,7 +154,7 @@ def run_send(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
     item = services.queue_message(stores, args.message, args.account)
     say(f"Queued as {item.id} for {', '.join(item.recipients)}.")
-    return report(services.send_messages(stores, [item], password_asker(args.password_file)))
+    return report(services.send_messages(stores, [item], password_asker(args.password_file), signin_cmd.interactive_sign_in()))
 
 
 def run_outbox_list(args: argparse.Namespace) -> int:
@@ -174,13 +181,13 @@ def run_outbox_retry(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
     ask = password_asker(args.password_file)
     if args.id:
-        return report(services.send_messages(stores, [stores.outbox.get(args.id)], ask))
+        return report(services.send_messages(stores, [stores.outbox.get(args.id)], ask, signin_cmd.interactive_sign_in()))
     stores.outbox.recover()
     waiting = [i for i in stores.outbox.items() if i.state == "queued"]
     if not waiting:
         say("Nothing is waiting to be sent.")
         return exit_codes.OK
-    return report(services.send_messages(stores, waiting, ask))
+    return report(services.send_messages(stores, waiting, ask, signin_cmd.interactive_sign_in()))
 
 
 def run_outbox_remove(args: argparse.Namespace) -> int:
@@ -203,7 +210,7 @@ def run_export(args: argparse.Namespace) -> int:
         say(f"Wrote {path}: Outlook opens it as a draft ready to send.")
         return exit_codes.OK
     account = stores.accounts.get(args.account)
-    password = services.password_source(stores, password_asker(args.password_file))(account)
+    password = services.password_source(stores, password_asker(args.password_file), signin_cmd.interactive_sign_in())(account)
     record = disclosure.record_for_message(stores, args.message, method="handoff", via=f"Drafts folder of {account.email}")
     with disclosure.transfer(stores, record) as logged:
         folder = imap.append(account, password, "\\Drafts", args.message, draft=True)

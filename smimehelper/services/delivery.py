@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import AddressError
-from ..core.transport.accounts import Account
+from ..core.transport.accounts import Account, Credential
 from ..core.transport.delivery import Delivered, drain
 from ..core.transport.outbox import OutboxItem
+from ..core.transport.oauth.tokens import SignIn
 from ..core.transport.smtp import MessageTooLarge
 
 if TYPE_CHECKING:
@@ -21,13 +22,15 @@ if TYPE_CHECKING:
 
 AskPassword = Callable[[Account], bytes | None]
 
-def password_source(stores: Stores, ask: AskPassword | None) -> Callable[[Account], bytes | None]:
-    """The account password from the keyring, else asked (or read from a file) once per account."""
-    cache: dict[str, bytes | None] = {}
+def password_source(stores: Stores, ask: AskPassword | None, sign_in: SignIn | None = None) -> Callable[[Account], Credential]:
+    """How to log in, once per account: the password from the keyring, else asked (or read from
+    a file); for an account that signs in with its provider, its token source (``sign_in`` opens
+    the browser when there is no sign-in; without it: "sign in again"), never a password."""
+    cache: dict[str, Credential] = {}
 
-    def get(account: Account) -> bytes | None:
+    def get(account: Account) -> Credential:
         if account.email not in cache:
-            cache[account.email] = stores.accounts.password(account) or (ask(account) if ask else None)
+            cache[account.email] = stores.accounts.credential(account, ask, sign_in)
         return cache[account.email]
 
     return get
@@ -93,12 +96,13 @@ def _has_account(stores: Stores, email: str) -> bool:
     return any(a.email == email for a in stores.accounts.list())
 
 
-def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None) -> list[Delivered]:
+def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None,
+                  sign_in: SignIn | None = None) -> list[Delivered]:
     from . import disclosure
 
     disclosure.reconcile_outbox(stores)
     disclosure.ensure_recorded(stores, items)  # nothing leaves without its disclosure-log entry
-    results = drain(stores.outbox, stores.accounts, password_source(stores, ask), ids=[i.id for i in items])
+    results = drain(stores.outbox, stores.accounts, password_source(stores, ask, sign_in), ids=[i.id for i in items])
     disclosure.record_deliveries(stores, results)
     return results
 
