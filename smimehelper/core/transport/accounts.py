@@ -167,7 +167,8 @@ def make_account(
         imap_port = imap_port or (993 if imap_security == "tls" else 143)
     if cafile is not None and not Path(cafile).is_file():
         raise AccountError(f"The CA file {cafile} does not exist.")
-    oauth = _oauth_settings(email, preset if preset and host == preset.smtp_host else None, auth=auth, client_id=oauth_client_id,
+    # The preset's sign-in applies to its own servers, or wherever the user named the provider.
+    oauth = _oauth_settings(email, preset if preset and (host == preset.smtp_host or provider) else None, auth=auth, client_id=oauth_client_id,
                             client_secret=oauth_client_secret, tenant=oauth_tenant, issuer=oauth_issuer, scopes=oauth_scopes, sasl=sasl)
     return Account(
         email=email.lower(), smtp_host=host, smtp_port=int(port), security=sec, username=username or email,

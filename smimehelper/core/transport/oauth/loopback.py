@@ -116,8 +116,8 @@ class LoopbackReceiver:
                 self._reply(conn, 404, "Not found", "")
                 return None
             raw = parse_qs(target.query, keep_blank_values=True, max_num_fields=32)
-            params = {k: v[0] for k, v in raw.items() if len(v) == 1}
-            if params.get("state") != state:
+            params = {k: v[0] for k, v in raw.items()}
+            if params.get("state") != state or any(len(v) != 1 for v in raw.values()):
                 self._reply(conn, 400, "Not this sign-in",
                             "This answer does not belong to the sign-in smimehelper is waiting for. Close this tab.")
                 return None
