@@ -268,11 +268,14 @@ class OAuthDovecot(DovecotServer):
         self.imaps_port = self.submission_port  # what DovecotServer's readiness check connects to
         url = urllib.parse.urlsplit(self.provider.introspection_url)
         introspection = f"{url.scheme}://dovecot:{INTROSPECT_SECRET}@{url.netloc}{url.path}"
+        cafile = workdir / "ca.cert.pem"  # readable by Dovecot's auth process (user dovecot)
+        shutil.copy(self.tls.cafile, cafile)
+        cafile.chmod(0o644)
         oauth_conf = workdir / "oauth2.conf.ext"
         oauth_conf.write_text(
             f"introspection_mode = post\nintrospection_url = {introspection}\nusername_attribute = sub\n"
             f"active_attribute = active\nactive_value = true\nforce_introspection = yes\n"
-            f"tls_ca_cert_file = {self.tls.cafile}\ntimeout_msecs = 10000\n",
+            f"tls_ca_cert_file = {cafile}\ntimeout_msecs = 10000\n",
             encoding="utf-8",
         )
         oauth_conf.chmod(0o644)
@@ -344,20 +347,21 @@ class Browser:
             raise
         self.driver.set_page_load_timeout(30)
 
-    def sign_in(self, url: str, user: str = OIDC_USER, password: str = OIDC_PASSWORD, *, consent: bool = True,
-                expect_login: bool = True) -> str:
+    def sign_in(self, url: str, user: str = OIDC_USER, password: str = OIDC_PASSWORD, *, consent: bool = True) -> str:
         """Open the authorization URL, log in, allow (or deny); returns the final page's text."""
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         driver = self.driver
+        origin = urllib.parse.urlsplit(url)
+        driver.get(f"{origin.scheme}://{origin.netloc}/.well-known/openid-configuration")
+        driver.delete_all_cookies()  # a new sign-in, as in a browser the provider has not seen
         driver.get(url)
         wait = WebDriverWait(driver, 20)
-        if expect_login:
-            wait.until(ec.presence_of_element_located((By.ID, "username"))).send_keys(user)
-            driver.find_element(By.ID, "password").send_keys(password)
-            driver.find_element(By.ID, "sign-in").click()
+        wait.until(ec.presence_of_element_located((By.ID, "username"))).send_keys(user)
+        driver.find_element(By.ID, "password").send_keys(password)
+        driver.find_element(By.ID, "sign-in").click()
         wait.until(ec.presence_of_element_located((By.ID, "allow" if consent else "deny"))).click()
         wait.until(lambda d: d.find_elements(By.ID, "result") or d.find_elements(By.ID, "error"))
         return driver.find_element(By.TAG_NAME, "body").text

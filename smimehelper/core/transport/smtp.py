@@ -19,7 +19,7 @@ from pathlib import Path
 from ..errors import UserError
 from .accounts import Account, Credential
 from .oauth import sasl
-from .oauth.errors import OAuthError, explain_server_refusal
+from .oauth.errors import AdminConsentRequired, OAuthError, SignInRequired, explain_server_refusal
 from .oauth.tokens import TokenSource
 
 CHUNK = 1 << 20
@@ -110,10 +110,14 @@ def _oauth_login(smtp: smtplib.SMTP, account: Account, tokens: TokenSource) -> N
             if attempt == 0 and not token.fresh and code in (334, 535, 454):
                 token = tokens.renew(refused=token.value)  # expired or withdrawn early: renew once
                 continue
-            transient = 400 <= code < 500
+            if 400 <= code < 500:
+                raise DeliveryError(f"The mail server could not check the sign-in of {account.email} just now ({text}). "
+                                    "It will be tried again.", transient=True, reply=text)
             message = explain_server_refusal(text, email=account.email, provider_name=tokens.provider_name())
-            raise DeliveryError(message + (" It will be tried again." if transient else ""), transient=transient, reply=text)
+            raise DeliveryError(message, transient=False, reply=text)
     except OAuthError as exc:
+        if isinstance(exc, (SignInRequired, AdminConsentRequired)):  # waits for the user (or admin), then goes out
+            raise DeliveryError(f"{exc} The message waits in the outbox until then.", transient=True) from None
         raise DeliveryError(str(exc), transient=exc.transient) from None
     except sasl.SaslError as exc:
         raise DeliveryError(f"Signing in to {account.smtp_host} is not possible: {exc}.", transient=False) from None
