@@ -66,7 +66,7 @@ def test_backoff_makes_a_message_wait(tmp_path: Path) -> None:
     ],
 )
 def test_presets_fill_in_the_servers(email: str, host: str, port: int, security: str, imap: str) -> None:
-    account = make_account(email)
+    account = make_account(email, oauth_client_id="id-from-it")  # Gmail and Microsoft sign in (issue 15)
     assert (account.smtp_host, account.smtp_port, account.security, account.imap_host, account.imap_port) == (host, port, security, imap, 993)
     assert account.saves_sent_copy == (host == "smtp.gmail.com")
 
@@ -83,7 +83,7 @@ def test_unknown_provider_and_bad_settings(tmp_path: Path) -> None:
 
 def test_account_store_never_writes_the_password(tmp_path: Path) -> None:
     store = AccountStore(tmp_path, OsKeyring())  # the fail keyring in tests
-    assert store.add(make_account("x@gmail.com"), b"app-password") is False
+    assert store.add(make_account("x@gmail.com", auth="password"), b"app-password") is False
     assert b"app-password" not in (tmp_path / "accounts.json").read_bytes()
     assert store.password(store.get("x@gmail.com")) is None
     store.remove("x@gmail.com")
