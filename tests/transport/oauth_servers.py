@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import threading
 import os
 import selectors
 import shutil
@@ -28,7 +29,6 @@ import signal
 import ssl
 import subprocess
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -36,12 +36,10 @@ from typing import Any
 
 from tests.transport.servers import (
     STRICT_IMAP_HOST,
-    DovecotError,
     DovecotServer,
     TlsMaterials,
     _identity,
     _pick_port,
-    loopback_alias_usable,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -373,6 +371,82 @@ class Browser:
             shutil.rmtree(self.home, ignore_errors=True)
 
 
-def require_alias() -> None:
-    if not loopback_alias_usable():
-        raise DovecotError("127.0.0.2 is not usable here")
+class Judges:
+    """The provider, Dovecot (IMAP + submission) and the relay behind it, started together."""
+
+    def __init__(self, tls: TlsMaterials, access_ttl: int = 600) -> None:
+        self.tls = tls
+        self.oidc = OidcProvider(tls, access_ttl=access_ttl).start()
+        self.relay = RelaySink().start()
+        try:
+            self.dovecot = OAuthDovecot(tls, self.oidc, self.relay.port).start()
+        except BaseException:
+            self.relay.stop()
+            self.oidc.stop()
+            raise
+
+    def account(self, sasl: str | None = None):  # type: ignore[no-untyped-def]
+        """An account at these judges that signs in with the provider (custom issuer)."""
+        from smimehelper.core.transport.accounts import make_account
+
+        d = self.dovecot
+        return make_account(
+            self.oidc.user, smtp_host=d.host, smtp_port=d.submission_port, security="starttls", cafile=str(self.tls.cafile),
+            imap_host=d.host, imap_port=d.port, imap_security="starttls", oauth_issuer=self.oidc.issuer,
+            oauth_client_id=self.oidc.client_id, oauth_scopes=f"openid offline_access {self.oidc.scope}", sasl=sasl,
+        )
+
+    def sent_folder(self) -> list[bytes]:
+        """The Sent folder's messages as Dovecot stored them (maildir keeps LF line ends)."""
+        assert self.dovecot.workdir is not None
+        folder = self.dovecot.workdir / "mail" / self.oidc.user / "Maildir" / ".Sent"
+        return [p.read_bytes() for p in sorted(folder.glob("*/*")) if p.is_file()]
+
+    def stop(self) -> None:
+        self.dovecot.stop()
+        self.relay.stop()
+        self.oidc.stop()
+
+
+class BrowserUser:
+    """The person at the browser: what open_browser hands over, they sign in to (or deny)."""
+
+    def __init__(self, browser: Browser, *, consent: bool = True) -> None:
+        self.browser = browser
+        self.consent = consent
+        self.urls: list[str] = []
+        self.pages: list[str] = []
+        self.errors: list[BaseException] = []
+        self._threads: list[threading.Thread] = []
+
+    def __call__(self, url: str) -> bool:
+        self.urls.append(url)
+
+        def act() -> None:
+            try:
+                self.pages.append(self.browser.sign_in(url, consent=self.consent))
+            except BaseException as exc:  # noqa: BLE001 - reported by join()
+                self.errors.append(exc)
+
+        thread = threading.Thread(target=act)
+        thread.start()
+        self._threads.append(thread)
+        return True
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(60)
+        assert not self.errors, self.errors
+
+
+def as_sent(relayed: bytes) -> bytes:
+    """The message as the client sent it: Dovecot's submission service adds one Received header
+    ("with ESMTPSA": authenticated, encrypted) and changes nothing else."""
+    head, sep, rest = relayed.partition(b"\r\n")
+    assert head.startswith(b"Received: from ") and sep
+    while rest.startswith((b"\t", b" ")):
+        line, _, rest = rest.partition(b"\r\n")
+        if b"with ESMTPSA" in line:
+            head += b"ESMTPSA"
+    assert b"ESMTPSA" in head, relayed[:300]
+    return rest

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,50 +20,17 @@ import keyring
 import pytest
 
 from smimehelper import services
-from smimehelper.core.transport.accounts import make_account
 from smimehelper.core.transport.oauth import tokens as tokens_module
 from smimehelper.core.transport.oauth.client import TokenSet
 from smimehelper.core.transport.oauth.errors import SignInCancelled
 from smimehelper.services import signin
 from tests.memory_keyring import MemoryKeyring
-from tests.transport.oauth_servers import REPO, Browser, OAuthDovecot, OidcProvider, RelaySink
+from tests.transport.oauth_servers import REPO, Browser, BrowserUser, Judges, as_sent
 from tests.transport.servers import TlsMaterials
 
 MESSAGE = (b"From: Dr. Dent <dentist@example.org>\r\nTo: ortho@example.net\r\nSubject: Referral\r\n"
            b"Date: Tue, 01 Dec 2026 10:00:00 +0000\r\nMessage-ID: <oauth-%s@example.org>\r\nMIME-Version: 1.0\r\n"
            b"Content-Type: text/plain; charset=us-ascii\r\n\r\nPlease see the attached x-ray.\r\n")
-
-
-class Judges:
-    def __init__(self, tls: TlsMaterials, access_ttl: int = 600) -> None:
-        self.tls = tls
-        self.oidc = OidcProvider(tls, access_ttl=access_ttl).start()
-        self.relay = RelaySink().start()
-        try:
-            self.dovecot = OAuthDovecot(tls, self.oidc, self.relay.port).start()
-        except BaseException:
-            self.relay.stop()
-            self.oidc.stop()
-            raise
-
-    def account(self, sasl: str | None = None):  # type: ignore[no-untyped-def]
-        d = self.dovecot
-        return make_account(
-            self.oidc.user, smtp_host=d.host, smtp_port=d.submission_port, security="starttls", cafile=str(self.tls.cafile),
-            imap_host=d.host, imap_port=d.port, imap_security="starttls", oauth_issuer=self.oidc.issuer,
-            oauth_client_id=self.oidc.client_id, oauth_scopes=f"openid offline_access {self.oidc.scope}", sasl=sasl,
-        )
-
-    def sent_folder(self) -> list[bytes]:
-        """The Sent folder's messages as Dovecot stored them (maildir keeps LF line ends)."""
-        assert self.dovecot.workdir is not None
-        folder = self.dovecot.workdir / "mail" / self.oidc.user / "Maildir" / ".Sent"
-        return [p.read_bytes() for p in sorted(folder.glob("*/*")) if p.is_file()]
-
-    def stop(self) -> None:
-        self.dovecot.stop()
-        self.relay.stop()
-        self.oidc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -86,50 +52,6 @@ def memory_keyring() -> MemoryKeyring:
     ring = MemoryKeyring()
     keyring.set_keyring(ring)  # the autouse isolated_home fixture puts the fail backend back
     return ring
-
-
-class BrowserUser:
-    """The person at the browser: what open_browser hands over, they sign in to (or deny)."""
-
-    def __init__(self, browser: Browser, *, consent: bool = True) -> None:
-        self.browser = browser
-        self.consent = consent
-        self.urls: list[str] = []
-        self.pages: list[str] = []
-        self.errors: list[BaseException] = []
-        self._threads: list[threading.Thread] = []
-
-    def __call__(self, url: str) -> bool:
-        self.urls.append(url)
-
-        def act() -> None:
-            try:
-                self.pages.append(self.browser.sign_in(url, consent=self.consent))
-            except BaseException as exc:  # noqa: BLE001 - reported by join()
-                self.errors.append(exc)
-
-        thread = threading.Thread(target=act)
-        thread.start()
-        self._threads.append(thread)
-        return True
-
-    def join(self) -> None:
-        for thread in self._threads:
-            thread.join(60)
-        assert not self.errors, self.errors
-
-
-def as_sent(relayed: bytes) -> bytes:
-    """The message as the client sent it: Dovecot's submission service adds one Received header
-    ("with ESMTPSA": authenticated, encrypted) and changes nothing else."""
-    head, sep, rest = relayed.partition(b"\r\n")
-    assert head.startswith(b"Received: from ") and sep
-    while rest.startswith((b"\t", b" ")):
-        line, _, rest = rest.partition(b"\r\n")
-        if b"with ESMTPSA" in line:
-            head += b"ESMTPSA"
-    assert b"ESMTPSA" in head, relayed[:300]
-    return rest
 
 
 def no_sign_in(provider: Any, email: str) -> Any:
