@@ -66,7 +66,14 @@ def sign_in_now(stores, account) -> int:  # type: ignore[no-untyped-def]
     from ..services.signin import sign_in_account
 
     say(f"Signing in {account.email} ...")
-    result = sign_in_account(stores, account, open_browser=webbrowser.open, show_url=_show_url)
+    try:
+        result = sign_in_account(stores, account, open_browser=webbrowser.open, show_url=_show_url)
+    except KeyboardInterrupt:
+        from .output import error
+
+        error(f"Sign-in interrupted. The settings of {account.email} are saved; sign in when you are ready: "
+              f"smimehelper account signin --email {account.email}")
+        return exit_codes.INTERRUPTED
     say(f"Signed in with {result.provider} as {result.email}.")
     if result.remembered:
         say("The sign-in is kept in the system keyring; smimehelper renews it by itself.")

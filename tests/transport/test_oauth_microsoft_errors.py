@@ -218,6 +218,7 @@ def token_endpoint(tls_materials: TlsMaterials) -> Iterator[tuple[OAuthProvider,
     handler = type("Handler", (_TokenEndpoint,), {"requests": []})
     server = http.server.ThreadingHTTPServer((HOST, 0), handler)
     server.socket = tls_materials.server_context().wrap_socket(server.socket, server_side=True)
+    server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]  # clients that hang up
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     port = server.server_address[1]
@@ -278,3 +279,60 @@ def test_revoked_sign_in_is_forgotten_and_reported(token_endpoint: Any, tmp_path
     with pytest.raises(SignInRequired):
         source.current()
     assert store.tokens.refresh_token("dr@praxis.example") is None  # not tried again and again
+
+
+# --------------------------------------------------------------------------- servers that stall, drop or lie
+
+
+def test_token_endpoint_that_stalls_is_transient(token_endpoint: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    provider, handler = token_endpoint
+    monkeypatch.setattr(client, "HTTP_TIMEOUT", 1)
+    original = handler.do_POST
+
+    def slow(self: Any) -> None:
+        time.sleep(3)
+        original(self)
+
+    handler.do_POST = slow
+    handler.answer = (200, b'{"access_token":"late","token_type":"Bearer"}')
+    started = time.monotonic()
+    with pytest.raises(ProviderUnreachable, match="It will be tried again"):
+        client.refresh(provider, "rt", email="dr@praxis.example")
+    assert time.monotonic() - started < 2.5
+
+
+def test_token_endpoint_with_a_wrong_certificate_is_refused(token_endpoint: Any) -> None:
+    provider, handler = token_endpoint
+    from dataclasses import replace
+
+    handler.answer = (200, b'{"access_token":"x","token_type":"Bearer"}')
+    with pytest.raises(ProviderUnreachable, match="certificate"):
+        client.refresh(replace(provider, cafile=None), "rt", email="dr@praxis.example")  # the system CAs do not know the test CA
+    assert handler.requests == []  # nothing (no refresh token) reached the impostor
+
+
+def test_smtp_server_dropping_during_auth_is_transient(exchange: Any, tls_materials: TlsMaterials, tmp_path: Path) -> None:
+    handler, port = exchange(["235 2.7.0 Authentication successful"])
+
+    async def drop(server: Any, args: list[str]) -> None:
+        server.transport.close()
+        return None
+
+    handler.auth_XOAUTH2 = drop  # type: ignore[method-assign]
+    account = _account(port, tls_materials)
+    store = _signed_in_store(tmp_path, account.email)
+    with pytest.raises(DeliveryError) as info:
+        SmtpSession(account, store.token_source(account), timeout=10).connect()
+    assert info.value.transient and "tried again" in str(info.value)
+
+
+def test_a_data_folder_that_cannot_hold_the_lock_is_explained(tmp_path: Path) -> None:
+    from smimehelper.core.transport.oauth.errors import OAuthError
+    from smimehelper.core.transport.oauth.tokens import TokenStore
+
+    blocked = tmp_path / "home"
+    blocked.write_text("a file where the data folder should be")
+    store = TokenStore(blocked, _Secrets())
+    with pytest.raises(OAuthError, match="cannot write in its data folder"):
+        with store.renewal_lock("dr@praxis.example"):
+            pass

@@ -107,9 +107,13 @@ class TokenStore:
     def renewal_lock(self, email: str) -> Iterator[None]:
         """Held while a refresh token is used, across processes (a lock file per account)."""
         folder = self.home / "locks"
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = hashlib.sha256(email.lower().encode("utf-8")).hexdigest()[:24]
-        fd = os.open(folder / f"oauth-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(folder / f"oauth-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise OAuthError(f"smimehelper cannot write in its data folder {self.home} ({exc.strerror}), which it needs "
+                             "to renew the sign-in safely. Free some space or fix the folder's permissions.") from None
         try:
             _lock(fd, LOCK_SECONDS)
             yield
