@@ -185,8 +185,8 @@ class OutboxView(QWidget):
         try:
             for email in dict.fromkeys(i.account for i in items):
                 account = stores.accounts.get(email)
-                if stores.accounts.password(account) is not None:
-                    continue
+                if account.uses_oauth or stores.accounts.password(account) is not None:
+                    continue  # a signed-in account never gets a password (its sign-in is used)
                 asked = self.ctx.ask_secret(
                     self, "Mail account password",
                     f"Password for {account.username} at {account.smtp_host} (leave empty if the server needs none):")

@@ -130,3 +130,40 @@ def test_missing_app_id_is_explained(qtbot, wizard: FirstRunWizard) -> None:  # 
     qtbot.mouseClick(page.sign_in.button, Qt.MouseButton.LeftButton)
     assert page.sign_in.status.kind == "error" and "client ID" in page.sign_in.status.text()
     assert not page.sign_in.busy
+
+
+def test_outbox_of_a_signed_in_account_never_asks_for_a_password(qtbot, tmp_path: Path, judges: Judges,  # type: ignore[no-untyped-def]
+                                                                 browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smimehelper.gui.outbox_view import OutboxView
+    from smimehelper.services import signin
+
+    keyring.set_keyring(MemoryKeyring())
+    ctx = GuiContext(home=tmp_path / "home", tasks=TaskRunner())
+    monkeypatch.setattr(ctx, "ask_secret", lambda *_a: pytest.fail("a password was asked for an account that signs in"))
+    stores = services.Stores.open(ctx.home)
+    account = judges.account()
+    stores.accounts.add(account, None)
+    user = BrowserUser(browser)
+    signin.sign_in_account(stores, account, open_browser=user, timeout=60)
+    user.join()
+    message = tmp_path / "m.eml"
+    message.write_bytes(b"From: dentist@example.org\r\nTo: ortho@example.net\r\nSubject: GUI\r\nMessage-ID: <gui-oauth@example.org>\r\n\r\nx\r\n")
+    item = services.queue_message(stores, message, None)
+    view = OutboxView(ctx)
+    qtbot.addWidget(view)
+    view.show()
+    view.refresh()
+    with qtbot.waitSignal(view.delivered, timeout=WAIT_MS):
+        view.retry_all_button.click()
+    assert stores.outbox.get(item.id).state == "sent", view.banner.text()
+
+    judges.oidc.revoke(stores.accounts.tokens.refresh_token(account.email))  # type: ignore[arg-type]
+    stores.accounts.tokens.drop_access(account.email)
+    message.write_bytes(message.read_bytes().replace(b"gui-oauth@", b"gui-oauth-2@"))
+    second = services.queue_message(stores, message, None)
+    view.refresh()
+    with qtbot.waitSignal(view.delivered, timeout=WAIT_MS):
+        view.retry_all_button.click()
+    assert "Sign in again" in view.banner.text()
+    assert stores.outbox.get(second.id).state == "queued"
+    ctx.tasks.wait()

@@ -211,6 +211,8 @@ class ComposeActions(_Base):
         return secret
 
     def _password(self, stores: services.Stores, account: Account) -> bytes | None:
+        if account.uses_oauth:
+            return b""  # signs in with its provider: never a password prompt (the sign-in is used)
         password = stores.accounts.password(account) or self.ask_account_password(account)
         if password is None:
             self._show("info", "Nothing was sent: the password of your mail account is needed to send.")
