@@ -36,6 +36,11 @@ def connect(account: Account, password: Credential) -> imaplib.IMAP4:
         raise ImapError(f"No IMAP server is set up for {account.email}; add one with 'smimehelper account add ... --imap-host HOST'.")
     context = tls_context(account)
     where = f"{account.imap_host}:{account.imap_port}"
+    if isinstance(password, TokenSource):
+        try:  # before connecting: a sign-in in the browser may take minutes, servers do not wait
+            password.current()
+        except OAuthError as exc:
+            raise ImapError(str(exc)) from None
     try:
         if account.imap_security == "starttls":
             conn: imaplib.IMAP4 = imaplib.IMAP4(account.imap_host, account.imap_port or 143, timeout=60)

@@ -116,14 +116,18 @@ def _oauth_login(smtp: smtplib.SMTP, account: Account, tokens: TokenSource) -> N
             message = explain_server_refusal(text, email=account.email, provider_name=tokens.provider_name())
             raise DeliveryError(message, transient=False, reply=text)
     except OAuthError as exc:
-        if isinstance(exc, (SignInRequired, AdminConsentRequired)):  # waits for the user (or admin), then goes out
-            raise DeliveryError(f"{exc} The message waits in the outbox until then.", transient=True) from None
-        raise DeliveryError(str(exc), transient=exc.transient) from None
+        raise _sign_in_problem(exc) from None
     except sasl.SaslError as exc:
         raise DeliveryError(f"Signing in to {account.smtp_host} is not possible: {exc}.", transient=False) from None
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"The connection to {account.smtp_host} broke while signing in ({type(exc).__name__}). "
                             "It will be tried again.", transient=True) from None
+
+
+def _sign_in_problem(exc: OAuthError) -> DeliveryError:
+    if isinstance(exc, (SignInRequired, AdminConsentRequired)):  # waits for the user (or admin), then goes out
+        return DeliveryError(f"{exc} The message waits in the outbox until then.", transient=True)
+    return DeliveryError(str(exc), transient=exc.transient)
 
 
 def _sasl_exchange(smtp: smtplib.SMTP, mechanism: str, account: Account, token: str) -> tuple[int, bytes]:
@@ -164,6 +168,11 @@ class SmtpSession:
     def connect(self) -> None:
         account = self.account
         where = f"{account.smtp_host}:{account.smtp_port}"
+        if isinstance(self.password, TokenSource):
+            try:  # before connecting: a sign-in in the browser may take minutes, servers do not wait
+                self.password.current()
+            except OAuthError as exc:
+                raise _sign_in_problem(exc) from None
         context = tls_context(account)
         try:
             if account.security == "tls":
