@@ -1,7 +1,10 @@
 """The token endpoint: a code for tokens, and their renewal (RFC 6749, RFC 7636), via Authlib.
 
 Why Authlib (with requests): one well-kept, standards-first client for every provider. MSAL for
-Python was the other candidate: it knows Microsoft best, but its public client cannot send the
+Python was the other candidate: it knows Microsoft best, but its generic OIDC authority (tried,
+MSAL 1.39) refuses an issuer without a path segment ("should consist of an https url with
+hostname and a minimum of one segment in a path"), which rules out Google's issuer
+https://accounts.google.com and our test provider; its public client cannot send the
 non-confidential secret Google's token endpoint wants for desktop apps, it keeps its own token
 cache (access and ID tokens too, where we keep only the refresh token, in the keyring) and its
 interactive call owns the browser and the loopback listener, leaving no place for a cancel button
