@@ -450,3 +450,26 @@ def as_sent(relayed: bytes) -> bytes:
             head += b"ESMTPSA"
     assert b"ESMTPSA" in head, relayed[:300]
     return rest
+
+
+class MemorySecrets:
+    """A SecretStore over the in-memory keyring: secure-looking, per test."""
+
+    def __init__(self) -> None:
+        from tests.memory_keyring import MemoryKeyring
+
+        self.keyring = MemoryKeyring()
+
+    def available(self) -> bool:
+        return True
+
+    def put(self, name: str, secret: bytes) -> bool:
+        self.keyring.set_password("smimehelper", name, secret.decode())
+        return True
+
+    def get(self, name: str) -> bytes | None:
+        value = self.keyring.get_password("smimehelper", name)
+        return value.encode() if value else None
+
+    def delete(self, name: str) -> None:
+        self.keyring.delete_password("smimehelper", name)

@@ -29,7 +29,7 @@ from smimehelper.core.transport.oauth.client import TokenSet
 from smimehelper.core.transport.oauth.errors import AdminConsentRequired, ProviderUnreachable, SignInRequired
 from smimehelper.core.transport.oauth.providers import OAuthProvider
 from smimehelper.core.transport.smtp import DeliveryError, SmtpSession
-from tests.memory_keyring import MemoryKeyring
+from tests.transport.oauth_servers import MemorySecrets as _Secrets
 from tests.transport.servers import HOST, TlsMaterials
 
 SMTP_AUTH_DISABLED = ("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. "
@@ -114,25 +114,6 @@ def _signed_in_store(tmp_path: Path, email: str, access: str = "cached-token", l
     store = AccountStore(tmp_path, _Secrets())
     store.tokens.save(email, TokenSet(access, time.time() + lifetime, "refresh-token-1"))
     return store
-
-
-class _Secrets:
-    def __init__(self) -> None:
-        self.keyring = MemoryKeyring()
-
-    def available(self) -> bool:
-        return True
-
-    def put(self, name: str, secret: bytes) -> bool:
-        self.keyring.set_password("smimehelper", name, secret.decode())
-        return True
-
-    def get(self, name: str) -> bytes | None:
-        value = self.keyring.get_password("smimehelper", name)
-        return value.encode() if value else None
-
-    def delete(self, name: str) -> None:
-        self.keyring.delete_password("smimehelper", name)
 
 
 def test_smtp_auth_disabled_for_the_tenant_says_what_the_admin_must_switch_on(exchange: Any, tls_materials: TlsMaterials, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from smimehelper.core.transport import accounts as accounts_module
 from smimehelper.core.transport.accounts import AccountError, AccountStore, make_account
 from smimehelper.core.transport.oauth.client import TokenSet
-from tests.transport.test_oauth_microsoft_errors import _Secrets
+from tests.transport.oauth_servers import MemorySecrets as _Secrets
 
 MS_ID = "11111111-2222-3333-4444-555555555555"
 
