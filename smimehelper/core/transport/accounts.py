@@ -48,7 +48,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "gmail": Preset("Gmail", "smtp.gmail.com", 587, "starttls", "imap.gmail.com", 993, "tls", 25_000_000, True,
-                    "You sign in with Google in your browser (with --password: an app password, Google account > "
+                    "You sign in with Google in your browser. An app password works too (Google account > "
                     "Security > 2-Step Verification > App passwords).", oauth="google"),
     "microsoft": Preset("Microsoft 365 / Outlook.com", "smtp.office365.com", 587, "starttls", "outlook.office365.com", 993, "tls", 35_000_000, False,
                         "You sign in with Microsoft in your browser; Microsoft 365 no longer takes passwords for "

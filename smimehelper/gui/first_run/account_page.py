@@ -155,13 +155,8 @@ class AccountPage(QWizardPage):
             self._fill(existing)
         elif own and self.email_edit.text() != own:
             self.email_edit.setText(own)
-        if services.secure_keyring_available(stores):
-            self.password_note.setText("The password is kept in your system keyring.")
-        else:
-            self.password_note.setText(
-                "This computer has no secure keyring, so the password is not stored: smimehelper "
-                "asks for it when it sends."
-            )
+        self._secure_keyring = services.secure_keyring_available(stores)
+        self._update_keeping_note()
         (self._wizard.button(QWizard.WizardButton.CustomButton1) if demo else self.password_edit).setFocus()
 
     def validatePage(self) -> bool:  # noqa: N802
@@ -259,7 +254,25 @@ class AccountPage(QWizardPage):
         form.setRowVisible(self.password_edit, method == "password")
         form.setRowVisible(self.sign_in.client_edit, method != "password")
         form.setRowVisible(self.sign_in.issuer_edit, method == "custom")
+        self._update_keeping_note()
         self.completeChanged.emit()
+
+    def _update_keeping_note(self) -> None:
+        """Where the password, or the sign-in, is kept on this computer."""
+        if not hasattr(self, "password_note"):  # still being built
+            return
+        secure = getattr(self, "_secure_keyring", False)
+        if self.sign_in.uses_oauth:
+            self.password_note.setText("The sign-in is kept in your system keyring." if secure else
+                                       "This computer has no secure keyring, so the sign-in lasts until you close "
+                                       "smimehelper; you sign in again next time. No password is stored or asked for.")
+        elif secure:
+            self.password_note.setText("The password is kept in your system keyring.")
+        else:
+            self.password_note.setText(
+                "This computer has no secure keyring, so the password is not stored: smimehelper "
+                "asks for it when it sends."
+            )
 
     def start_sign_in(self) -> None:
         try:

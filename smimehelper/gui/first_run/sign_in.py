@@ -67,6 +67,7 @@ class SignInBox(QWidget):
         row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
         row.addWidget(self.cancel_button, 0, Qt.AlignmentFlag.AlignTop)
         row.addWidget(self.status, 1)
+        row.addStretch(0)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
