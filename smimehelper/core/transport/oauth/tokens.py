@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,46 +104,25 @@ class TokenStore:
 
     @contextlib.contextmanager
     def renewal_lock(self, email: str) -> Iterator[None]:
-        """Held while a refresh token is used, across processes (a lock file per account)."""
+        """Held while a refresh token is used, across processes (a lock file per account; filelock,
+        the library the disclosure log uses too: flock on POSIX, LockFileEx on Windows)."""
+        from filelock import FileLock, Timeout
+
         folder = self.home / "locks"
         name = hashlib.sha256(email.lower().encode("utf-8")).hexdigest()[:24]
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(folder / f"oauth-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            lock = FileLock(str(folder / f"oauth-{name}.lock"), timeout=LOCK_SECONDS, mode=0o600)
+            lock.acquire()
+        except Timeout:
+            raise OAuthError("Another smimehelper window is renewing the sign-in and does not finish; try again.") from None
         except OSError as exc:
             raise OAuthError(f"smimehelper cannot write in its data folder {self.home} ({exc.strerror}), which it needs "
                              "to renew the sign-in safely. Free some space or fix the folder's permissions.") from None
         try:
-            _lock(fd, LOCK_SECONDS)
             yield
         finally:
-            os.close(fd)  # closing releases the lock
-
-
-def _lock(fd: int, seconds: float) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        deadline = time.monotonic() + seconds
-        while True:
-            try:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise OAuthError("Another smimehelper window is renewing the sign-in and does not finish; try again.") from None
-                time.sleep(0.1)
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise OAuthError("Another smimehelper window is renewing the sign-in and does not finish; try again.") from None
-            time.sleep(0.05)
+            lock.release()
 
 
 SignIn = Callable[[OAuthProvider, str], TokenSet]
