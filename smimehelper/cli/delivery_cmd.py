@@ -13,7 +13,7 @@ from ..core.transport import handoff, imap
 from ..core.transport.accounts import PRESETS, make_account, preset_for
 from . import exit_codes, signin_cmd
 from .commands import HELP
-from .output import emit_json, printable, say, warn
+from .output import emit_json, error, printable, say, warn
 from .prompt import passphrase_from_file
 
 
@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     olist.set_defaults(handler=run_outbox_list)
     retry = osub.add_parser("retry", help="send what is waiting now (or one message, even a failed one)")
     retry.add_argument("id", nargs="?")
+    retry.add_argument("--due", action="store_true", help="only messages whose next try has come (for a timer or cron job)")
     retry.add_argument("--password-file", type=Path, metavar="FILE")
     retry.set_defaults(handler=run_outbox_retry)
     orm = osub.add_parser("remove")
@@ -142,19 +143,32 @@ def run_account_remove(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-def report(results) -> int:  # type: ignore[no-untyped-def]
+def report(results, *, others_busy_ok: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Print each outcome; exit 4 unless every message is sent (one that another smimehelper is
+    sending right now counts as done for ``outbox retry``: it is in good hands)."""
     failed = False
     for delivered in results:
         say(f"{delivered.item.id}: {printable(delivered.message)}")
+        if delivered.busy and others_busy_ok:
+            continue
         failed = failed or delivered.item.state != "sent"
     return exit_codes.DELIVERY_INCOMPLETE if failed else exit_codes.OK
+
+
+def interrupted_while_sending() -> int:
+    error("Interrupted. What was not confirmed by the mail server waits in the outbox "
+          "('smimehelper outbox list'; 'smimehelper outbox retry' sends it).")
+    return exit_codes.INTERRUPTED
 
 
 def run_send(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
     item = services.queue_message(stores, args.message, args.account)
     say(f"Queued as {item.id} for {', '.join(item.recipients)}.")
-    return report(services.send_messages(stores, [item], password_asker(args.password_file), signin_cmd.interactive_sign_in()))
+    try:
+        return report(services.send_messages(stores, [item], password_asker(args.password_file), signin_cmd.interactive_sign_in()))
+    except KeyboardInterrupt:
+        return interrupted_while_sending()
 
 
 def run_outbox_list(args: argparse.Namespace) -> int:
@@ -180,14 +194,18 @@ def run_outbox_list(args: argparse.Namespace) -> int:
 def run_outbox_retry(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
     ask = password_asker(args.password_file)
-    if args.id:
-        return report(services.send_messages(stores, [stores.outbox.get(args.id)], ask, signin_cmd.interactive_sign_in()))
-    stores.outbox.recover()
-    waiting = [i for i in stores.outbox.items() if i.state == "queued"]
-    if not waiting:
-        say("Nothing is waiting to be sent.")
-        return exit_codes.OK
-    return report(services.send_messages(stores, waiting, ask, signin_cmd.interactive_sign_in()))
+    try:
+        if args.id:
+            return report(services.send_messages(stores, [stores.outbox.get(args.id)], ask, signin_cmd.interactive_sign_in()))
+        stores.outbox.recover()  # only messages whose sender is gone; others are in good hands
+        waiting = [i for i in (stores.outbox.due() if args.due else stores.outbox.items()) if i.state == "queued"]
+        if not waiting:
+            say("Nothing is waiting to be sent.")
+            return exit_codes.OK
+        # Messages another smimehelper holds right now are left to it (busy_wait=0).
+        return report(services.send_messages(stores, waiting, ask, signin_cmd.interactive_sign_in(), busy_wait=0, retry_failed=False), others_busy_ok=True)
+    except KeyboardInterrupt:
+        return interrupted_while_sending()
 
 
 def run_outbox_remove(args: argparse.Namespace) -> int:

@@ -35,7 +35,7 @@ COLUMNS = ("State", "To", "Subject", "Last server reply", "Note")
 STATE_WORDS = {
     QUEUED: "Waiting",
     SENDING: "Sending",
-    HANDED_OVER: "Handed over, answer missing",
+    HANDED_OVER: "Answer missing, will be sent again",
     SENT: "Sent",
     FAILED: "Failed",
 }

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ..core.errors import AddressError
 from ..core.transport.accounts import Account, Credential
-from ..core.transport.delivery import Delivered, drain
+from ..core.transport.delivery import BUSY_WAIT_SECONDS, Delivered, drain
 from ..core.transport.outbox import OutboxItem
 from ..core.transport.oauth.tokens import SignIn
 from ..core.transport.smtp import MessageTooLarge
@@ -97,12 +97,16 @@ def _has_account(stores: Stores, email: str) -> bool:
 
 
 def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None,
-                  sign_in: SignIn | None = None) -> list[Delivered]:
+                  sign_in: SignIn | None = None, *, busy_wait: float = BUSY_WAIT_SECONDS, retry_failed: bool = True) -> list[Delivered]:
+    """Send ``items`` now (see core/transport/delivery.drain: each under its lock; one that another
+    process holds is waited for up to ``busy_wait`` seconds; failed ones are tried again only
+    with ``retry_failed``)."""
     from . import disclosure
 
     disclosure.reconcile_outbox(stores)
     disclosure.ensure_recorded(stores, items)  # nothing leaves without its disclosure-log entry
-    results = drain(stores.outbox, stores.accounts, password_source(stores, ask, sign_in), ids=[i.id for i in items])
+    results = drain(stores.outbox, stores.accounts, password_source(stores, ask, sign_in), ids=[i.id for i in items],
+                    busy_wait=busy_wait, retry_failed=retry_failed)
     disclosure.record_deliveries(stores, results)
     return results
 

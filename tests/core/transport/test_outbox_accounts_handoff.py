@@ -29,7 +29,7 @@ def test_enqueue_keeps_the_message_before_anything_is_sent(tmp_path: Path) -> No
     assert outbox.message_path(item.id).stat().st_mode & 0o077 == 0
 
 
-@pytest.mark.parametrize(("crashed_in", "after"), [(SENDING, QUEUED), (HANDED_OVER, FAILED), (QUEUED, QUEUED), (SENT, SENT)])
+@pytest.mark.parametrize(("crashed_in", "after"), [(SENDING, QUEUED), (HANDED_OVER, QUEUED), (QUEUED, QUEUED), (SENT, SENT), (FAILED, FAILED)])
 def test_recovery_after_a_crash(tmp_path: Path, crashed_in: str, after: str) -> None:
     outbox = Outbox(tmp_path)
     item = outbox.enqueue(_message(tmp_path), account="a", envelope_from="a@example.org", recipients=("b@example.org",), subject="s")
@@ -37,8 +37,8 @@ def test_recovery_after_a_crash(tmp_path: Path, crashed_in: str, after: str) -> 
     Outbox(tmp_path).recover()  # a new process after kill -9
     recovered = Outbox(tmp_path).get(item.id)
     assert recovered.state == after
-    if crashed_in == HANDED_OVER:
-        assert "probably been accepted" in recovered.history[-1][2]
+    if crashed_in in (SENDING, HANDED_OVER):  # the answer may have been lost: sent again, maybe twice
+        assert "may get it twice" in recovered.history[-1][2]
 
 
 def test_backoff_makes_a_message_wait(tmp_path: Path) -> None:
