@@ -83,6 +83,10 @@ def envelope_address_problem(address: str) -> str | None:
     return None
 
 
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 1_000_000 else f"{max(1, round(count / 1e3))} KB"
+
+
 def printable_reply(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)[:80]
 
@@ -290,8 +294,8 @@ class SmtpSession:
         limit = self.size_limit
         if limit is not None and size > limit:
             raise MessageTooLarge(
-                f"The message is {size / 1e6:.1f} MB, but this mail server accepts at most "
-                f"{limit / 1e6:.1f} MB. Send fewer or smaller files per message."
+                f"The message is {_size(size)}, but this mail server accepts at most "
+                f"{_size(limit)}. Send fewer or smaller files per message."
             )
         options = f" SIZE={size}" if smtp.has_extn("size") else ""
         if any(not a.isascii() for a in (envelope_from, *recipients)):
