@@ -98,8 +98,10 @@ def drain(
                     result = _attempt(outbox, session, account, password, item.id, explicit, requeue, now)
                 if result is not None:
                     results.append(result)
-        finally:
-            session.close()
+        except BaseException:
+            session.abort()
+            raise
+        session.close()
     return results
 
 

@@ -32,6 +32,7 @@ FINAL_REPLY_TIMEOUT_SECONDS = 600
 SEND_PIECE = 64 * 1024  # each piece must leave within the timeout, even on a slow line
 MAX_REPLY_LINE = 2048  # RFC 5321 4.5.3.1.5 allows 512 octets per reply line
 MAX_REPLY_LINES = 100
+QUIT_TIMEOUT_SECONDS = 5
 
 
 class DeliveryError(UserError):
@@ -441,9 +442,16 @@ class SmtpSession:
         self._write(b".\r\n" if last == b"\n" else b"\r\n.\r\n")
 
     def close(self) -> None:
+        """QUIT politely, but never wait long for a server's goodbye: the work is done."""
         if self._smtp is not None:
             try:
+                if self._smtp.sock is not None:
+                    self._smtp.sock.settimeout(QUIT_TIMEOUT_SECONDS)
                 self._smtp.quit()
             except (smtplib.SMTPException, OSError):
                 self._smtp.close()
             self._smtp = None
+
+    def abort(self) -> None:
+        """Close at once without QUIT (after Ctrl-C: the server may be the thing that hangs)."""
+        self._drop()
