@@ -10,6 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from smimehelper import services
 from smimehelper.core.transport.accounts import make_account
 from smimehelper.gui.context import GuiContext
@@ -56,5 +58,50 @@ def test_window_and_cli_retries_deliver_each_message_once(qtbot, ctx: GuiContext
         assert Counter(i.state for i in stores.outbox.items()) == Counter({"sent": 8})
         assert all(d.item.state == "sent" for d in signal.args[0])  # the window's report: sent here or elsewhere
         assert view.banner.level == GOOD, view.banner.text()
+    finally:
+        server.stop()
+
+
+def test_the_window_sends_waiting_messages_again_by_itself(qtbot, ctx: GuiContext, pki_home: services.Stores, pki: Pki,  # type: ignore[no-untyped-def]
+                                                             tmp_path: Path, tls_materials, monkeypatch) -> None:  # noqa: F811
+    """Backoff, as a mail server does: a message that met a 451 is sent again by the open window
+    once its next try has come, without asking anything (the password is in the keyring); an
+    account whose password is not at hand is left alone (no question out of nowhere)."""
+    import keyring
+
+    from smimehelper.core.transport.outbox import QUEUED
+    from tests.memory_keyring import MemoryKeyring
+
+    keyring.set_keyring(MemoryKeyring())
+    server = FaultSmtpServer(tls_materials, "tempfail", tempfail_count=1).start()
+    try:
+        stores = services.Stores.open(ctx.home)
+        account = make_account("alice@example.org", smtp_host=server.host, smtp_port=server.port, security="starttls",
+                               username=SMTP_USER, cafile=str(server.cafile))
+        assert stores.accounts.add(account, SMTP_PASSWORD.encode())  # in the (test) keyring
+        message = tmp_path / "m.eml"
+        compose(pki, message, subject="Referral")
+        item = services.queue_message(stores, message, None, append_to_sent=False)
+        (first,) = services.send_messages(stores, [item], None)
+        assert first.item.state == QUEUED and first.item.next_attempt  # 451: waits a minute
+        monkeypatch.setattr(ctx, "ask_secret", lambda *_a: pytest.fail("asked for a password"))
+        view = OutboxView(ctx)
+        qtbot.addWidget(view)
+        assert view.auto_timer.isActive() and view.auto_timer.interval() == 60_000
+        view.send_due()  # not due yet: nothing happens
+        assert not view.is_busy() and len(server.received) == 0
+        stores.outbox.mark(stores.outbox.load(item.id), QUEUED, note="the backoff is over")  # type: ignore[arg-type]
+        view.auto_timer.setInterval(50)
+        with qtbot.waitSignal(view.delivered, timeout=60_000):
+            pass
+        assert [message_id(m.data) for m in server.received] == [message_id(message.read_bytes())]
+        assert stores.outbox.load(item.id).state == "sent"  # type: ignore[union-attr]
+        # Without a password at hand: not touched.
+        stores.accounts.add(account, None)
+        keyring.set_keyring(MemoryKeyring())
+        other = services.queue_message(stores, message, None, append_to_sent=False)
+        stores.outbox.mark(stores.outbox.mark(other, "sending"), QUEUED, note="tried once")
+        view.send_due()
+        assert not view.is_busy() and stores.outbox.load(other.id).state == QUEUED  # type: ignore[union-attr]
     finally:
         server.stop()
