@@ -271,6 +271,8 @@ class SmtpSession:
         value = self._smtp.esmtp_features.get("size", "").strip()
         return int(value) if value.isdigit() and int(value) > 0 else None
 
+    final_reply_timeout: float = FINAL_REPLY_TIMEOUT_SECONDS  # per session: tests shorten it
+
     def send(self, message: Path, envelope_from: str, recipients: Sequence[str]) -> str:
         """Send one message; returns the server's 2xx answer to the end of the data, the only
         thing that means "sent" (RFC 5321 4.5.4.1: the server now owns the message).
