@@ -70,7 +70,12 @@ class AnswerLost(DeliveryError):
 
 
 class _Garbage(Exception):
-    """The server answered something that is not an SMTP reply."""
+    """The server answered something that is not an SMTP reply; the text says what, in words."""
+
+    @classmethod
+    def sample(cls, raw: bytes | str, what: str = "which is not SMTP") -> _Garbage:
+        text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+        return cls(f"it answered {printable_reply(text.rstrip())!r}, {what}")
 
 
 def envelope_address_problem(address: str) -> str | None:
@@ -89,7 +94,8 @@ def _size(count: int) -> str:
 
 
 def printable_reply(text: str) -> str:
-    return "".join(c if c.isprintable() else "?" for c in text)[:80]
+    """A server's bytes as safe text: printable ASCII only (no terminal escapes), 80 at most."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:80]
 
 
 def _broken(exc: BaseException, timeout: float) -> str:
@@ -316,7 +322,7 @@ class SmtpSession:
                 if 200 <= code < 300:
                     continue
                 if not 400 <= code < 600:
-                    raise _Garbage(text)
+                    raise _Garbage.sample(text, "where RCPT needs 2xx, 4xx or 5xx")
                 refusals.append((code, rcpt, text))
             if refusals:
                 self._reset()
@@ -331,7 +337,7 @@ class SmtpSession:
             code, text = self._read_reply(self.final_reply_timeout)
         except _Garbage as exc:
             self._drop()
-            detail = f"it answered {printable_reply(str(exc))!r}, which is not SMTP"
+            detail = str(exc)
             if stage == "answer":
                 raise AnswerLost(where, detail) from None
             raise DeliveryError(f"The mail server {where} did not speak SMTP properly ({detail}). Nothing was "
@@ -352,7 +358,7 @@ class SmtpSession:
         if 500 <= code < 600:
             raise DeliveryError(f"The mail server rejected the message: {text}", transient=False, reply=text)
         self._drop()  # 1xx/3xx to the end of the data: no answer we can trust
-        raise AnswerLost(where, f"it answered {text!r}, which is not an answer to a message")
+        raise AnswerLost(where, str(_Garbage.sample(text, "which is not an answer to a message")))
 
     def _expect(self, reply: tuple[int, str], what: str, expected: int = 250) -> None:
         """A 2xx (or ``expected``) answer, else a DeliveryError with the server's words."""
@@ -360,7 +366,7 @@ class SmtpSession:
         if (200 <= code < 300 and expected == 250) or code == expected:
             return
         if not 400 <= code < 600:  # a 2xx where 354 belongs, 1xx, 3xx: the server is confused
-            raise _Garbage(text)
+            raise _Garbage.sample(text, f"where {expected} belongs")
         self._reset()
         if code < 500:
             raise DeliveryError(f"The mail server did not take {what} for now: {text}. It will be tried again.", transient=True, reply=text)
@@ -398,17 +404,17 @@ class SmtpSession:
                 if not line:
                     raise smtplib.SMTPServerDisconnected("the server closed the connection")
                 if len(line) > MAX_REPLY_LINE or not line.endswith(b"\n"):
-                    raise _Garbage(line[:80].decode("latin-1"))
+                    raise _Garbage.sample(line[:80], f"a line longer than {MAX_REPLY_LINE} bytes")
                 head, sep = line[:3], line[3:4]
                 if not head.isdigit() or sep not in (b" ", b"-", b"\r", b"\n") or (code is not None and head != code):
-                    raise _Garbage(line[:80].decode("latin-1").rstrip())
+                    raise _Garbage.sample(line[:80])
                 code = head
                 texts.append(line[4:].decode("utf-8", "replace").strip())
                 if sep != b"-":
                     return int(code), _reply_text(int(code), " ".join(texts))
                 if time.monotonic() > deadline:
                     raise TimeoutError("the server's answer did not end in time")
-            raise _Garbage(f"an answer of more than {MAX_REPLY_LINES} lines")
+            raise _Garbage(f"its answer went on for more than {MAX_REPLY_LINES} lines")
         finally:
             if smtp.sock is not None:
                 smtp.sock.settimeout(self.timeout)
