@@ -59,6 +59,10 @@ def test_window_and_cli_retries_deliver_each_message_once(qtbot, ctx: GuiContext
         assert all(d.item.state == "sent" for d in signal.args[0])  # the window's report: sent here or elsewhere
         assert view.banner.level == GOOD, view.banner.text()
     finally:
+        for process in locals().get("cli", []):
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=30)
         server.stop()
 
 

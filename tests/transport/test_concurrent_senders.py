@@ -36,9 +36,25 @@ def fault_server(tls_materials: TlsMaterials) -> Iterator[FaultSmtpServer]:
     server.stop()
 
 
+_SPAWNED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """A failing test must not leave smimehelper processes running."""
+    yield
+    while _SPAWNED:
+        process = _SPAWNED.pop()
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)
+
+
 def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "smimehelper.cli.main", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, text=True)
+    process = subprocess.Popen([sys.executable, "-m", "smimehelper.cli.main", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, text=True)
+    _SPAWNED.append(process)
+    return process
 
 
 def compose(run, pki: Pki, out: Path, to: str, subject: str) -> str:  # type: ignore[no-untyped-def]

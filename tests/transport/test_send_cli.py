@@ -102,9 +102,14 @@ def test_interrupting_a_send_leaves_it_waiting_and_it_is_sent_once(setup, held_s
     process = subprocess.Popen([sys.executable, "-m", "smimehelper.cli.main", "send", str(message), "--password-file", str(password)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=dict(os.environ),
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    assert held_server.holding.wait(60), process.communicate(timeout=5)
-    process.send_signal(signum)
-    _, err = process.communicate(timeout=30)
+    try:
+        assert held_server.holding.wait(60), process.communicate(timeout=5)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate(timeout=30)
     (item,) = outbox(run)
     if signum == signal.SIGINT:
         assert process.returncode == 130 and "waits in the outbox" in err and "Traceback" not in err
