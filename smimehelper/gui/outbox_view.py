@@ -5,7 +5,7 @@ first, on the GUI thread, only for accounts whose password is not in the system 
 kept in memory for this session). While the window is open, waiting messages whose next try
 has come are sent again by themselves, as a mail server does, for accounts whose password is
 at hand: never a question out of nowhere. The CLI and other windows may send at the same
-time; each message's lock (core/transport/locks.py) makes sure it goes out once.
+time; each message's lock (core/transport/outbox.py) makes sure it goes out once.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ an IMAP server is set up.
 Every sender goes through ``drain`` (the CLI's ``send``, ``compose --send`` and ``outbox retry``,
 the app's Outbox and Compose), so the rules hold everywhere:
 
-- A message is sent only by the holder of its lock (outbox.py, locks.py), and its state is read
+- A message is sent only by the holder of its lock (outbox.py), and its state is read
   again after the lock is taken: a message another process sent in the meantime is never sent
   again. Messages held by another process are done last, waiting up to ``busy_wait`` seconds
   for it, and otherwise reported as being sent elsewhere.
@@ -89,10 +89,8 @@ def drain(
                 if held is None:
                     current = outbox.load(item.id)
                     if current is not None:
-                        pid = outbox.holder(item.id)
-                        who = f"smimehelper process {pid}" if pid else "another smimehelper"
-                        results.append(Delivered(current, f"Being sent by {who} right now; 'smimehelper outbox list' "
-                                                          "shows the outcome.", busy=True))
+                        results.append(Delivered(current, "Being sent by another smimehelper window or command right now; "
+                                                          "'smimehelper outbox list' shows the outcome.", busy=True))
                     continue
                 with held:
                     result = _attempt(outbox, session, account, password, item.id, explicit, requeue, now)

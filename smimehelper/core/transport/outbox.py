@@ -6,7 +6,10 @@ kept). Only a 2xx answer to the end of the message counts as sent (RFC 5321 4.5.
 is written durably (fsync) the moment that answer arrives.
 
 One message is only ever in one process's hands: whoever changes its state holds its lock
-(``lock`` in its folder, see locks.py) from reading the state to writing the outcome. After a
+(``.locks/ID.lock``; filelock, as for the other locks of the app: flock on POSIX, LockFileEx on
+Windows) from reading the state to writing the outcome. The operating system releases a lock
+when its holder dies, even by kill -9, and flock locks belong to the open file, so two threads
+of one process (the app's Outbox and Compose) exclude each other too. After a
 crash the next run knows: "sending" with a free lock means the sender died before the server's
 acceptance was recorded; it is queued again and sent with the same Message-ID. If the server
 had accepted it in the instant before the crash (between its "250" and our record), the
@@ -28,13 +31,12 @@ from pathlib import Path
 from ..atomic import atomic_writer
 from ..errors import UserError
 from ..jsonstore import read_document, write_document
-from . import locks
 
 SCHEMA = 1
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 HANDED_OVER = "handed-over"  # written by earlier versions only; read as "answer lost", sent again
 BACKOFF_SECONDS = (60, 300, 900, 1800, 3600)
-LOCK_NAME = "lock"
+LOCKS = ".locks"  # one lock file per message, beside the messages (never recreates a removed one)
 _LEGACY_UNCLEAR = "probably been accepted"  # earlier versions failed such messages for good
 
 
@@ -72,25 +74,26 @@ class Outbox:
         return self.folder / item_id / "message.eml"
 
     def lock_path(self, item_id: str) -> Path:
-        return self.folder / item_id / LOCK_NAME
+        return self.folder / LOCKS / f"{item_id}.lock"
 
-    def try_hold(self, item_id: str) -> locks.FileLock | None:
+    def try_hold(self, item_id: str) -> Held | None:
         """The message's lock if no other sender holds it (None also when it was removed)."""
-        try:
-            return locks.try_lock(self.lock_path(item_id))
-        except FileNotFoundError:
-            return None
+        return self.hold(item_id, 0)
 
-    def hold(self, item_id: str, wait: float) -> locks.FileLock | None:
-        """The message's lock, waiting up to ``wait`` seconds for another sender to finish."""
-        try:
-            return locks.lock(self.lock_path(item_id), wait)
-        except FileNotFoundError:
-            return None
+    def hold(self, item_id: str, wait: float) -> Held | None:
+        """The message's lock, waiting up to ``wait`` seconds for another sender to finish
+        (None when it is still held then, or the message was removed)."""
+        from filelock import FileLock, Timeout
 
-    def holder(self, item_id: str) -> int | None:
-        """The process that holds (or last held) the message's lock, where the system says."""
-        return locks.holder(self.lock_path(item_id))
+        if not (self.folder / item_id).is_dir():
+            return None
+        (self.folder / LOCKS).mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = FileLock(str(self.lock_path(item_id)), mode=0o600)
+        try:
+            lock.acquire(timeout=max(0.0, wait), poll_interval=0.05)
+        except Timeout:
+            return None
+        return Held(lock)
 
     def load(self, item_id: str) -> OutboxItem | None:
         """Exactly this message, read from disk now (None if it was removed). Read it again
@@ -155,7 +158,8 @@ class Outbox:
         item = self.get(item_id)
         held = self.try_hold(item.id)
         if held is None:
-            raise OutboxError(f"That message is being sent right now{_by(self.holder(item.id))}; remove it when that is over.")
+            raise OutboxError("That message is being sent right now (by another smimehelper window or command); "
+                              "remove it when that is over.")
         with held:
             current = self.load(item.id) or item  # "sending" with a free lock: its sender is gone
             shutil.rmtree(self.folder / item.id, ignore_errors=True)
@@ -166,6 +170,11 @@ class Outbox:
         are queued again (see the module docstring). Messages whose lock is held are in another
         sender's hands right now and are left alone."""
         changed = []
+        locks = self.folder / LOCKS
+        for stale in locks.glob("*.lock") if locks.is_dir() else ():
+            if not (self.folder / stale.stem).is_dir():  # its message was removed: nobody needs it
+                with contextlib.suppress(OSError):
+                    stale.unlink()
         for item in self.items():
             if item.state not in (SENDING, HANDED_OVER) and not _abandoned(item):
                 continue
@@ -217,8 +226,20 @@ def _abandoned(item: OutboxItem) -> bool:
     return item.state == FAILED and bool(item.history) and _LEGACY_UNCLEAR in item.history[-1][2]
 
 
-def _by(pid: int | None) -> str:
-    return f" (by smimehelper process {pid})" if pid else " (by another smimehelper)"
+class Held:
+    """A message's lock, held until ``release()`` or the end of the ``with`` block."""
+
+    def __init__(self, lock: object) -> None:
+        self._lock = lock
+
+    def release(self) -> None:
+        self._lock.release(force=True)  # type: ignore[attr-defined]
+
+    def __enter__(self) -> Held:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def _item(doc: dict | None) -> OutboxItem | None:  # type: ignore[type-arg]

@@ -1,6 +1,6 @@
 """The per-message lock with real processes: exclusive across processes and across two handles
 of one process (the app's Outbox and Compose threads), released by the kernel when its holder
-is killed, and respected by crash recovery and removal."""
+is killed, not inherited by programs we start, and respected by crash recovery and removal."""
 
 from __future__ import annotations
 
@@ -9,28 +9,33 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
 
-from smimehelper.core.transport import locks
 from smimehelper.core.transport.outbox import QUEUED, SENDING, Outbox, OutboxError
 
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from smimehelper.core.transport import locks
-    held = locks.try_lock(Path(sys.argv[1]))
+    from smimehelper.core.transport.outbox import Outbox
+    held = Outbox(Path(sys.argv[1])).try_hold(sys.argv[2])
     print("held" if held else "busy", flush=True)
     time.sleep(120)
 """)
 
 
-def hold_in_child(path: Path) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+def hold_in_child(outbox: Outbox, item_id: str) -> subprocess.Popen:
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(outbox.folder.parent), item_id], stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None
     assert child.stdout.readline().strip() == "held"
     return child
+
+
+def kill(child: subprocess.Popen) -> None:
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(10)
 
 
 def _queued(tmp_path: Path) -> tuple[Outbox, str]:
@@ -41,40 +46,44 @@ def _queued(tmp_path: Path) -> tuple[Outbox, str]:
     return outbox, item.id
 
 
-def test_two_handles_in_one_process_exclude_each_other(tmp_path: Path) -> None:
-    first = locks.try_lock(tmp_path / "lock")
+def test_two_threads_of_one_process_exclude_each_other(tmp_path: Path) -> None:
+    outbox, item_id = _queued(tmp_path)
+    first = outbox.try_hold(item_id)
     assert first is not None
-    assert locks.try_lock(tmp_path / "lock") is None  # flock: per open file, so threads exclude too
-    assert locks.holder(tmp_path / "lock") == os.getpid()
+    seen: list[object] = []
+    thread = threading.Thread(target=lambda: seen.append(outbox.try_hold(item_id)))
+    thread.start()
+    thread.join(10)
+    assert seen == [None]  # the app's Compose and Outbox threads never both hold one message
+    assert outbox.try_hold(item_id) is None  # nor two handles in one thread
     first.release()
-    again = locks.try_lock(tmp_path / "lock")
+    again = outbox.try_hold(item_id)
     assert again is not None
     again.release()
+    assert oct(outbox.lock_path(item_id).stat().st_mode & 0o777) == "0o600"
 
 
 def test_a_killed_holder_releases_the_lock(tmp_path: Path) -> None:
-    path = tmp_path / "lock"
-    child = hold_in_child(path)
+    outbox, item_id = _queued(tmp_path)
+    child = hold_in_child(outbox, item_id)
     try:
-        assert locks.try_lock(path) is None
-        assert locks.holder(path) == child.pid
-        assert locks.lock(path, wait=0.3) is None  # waiting is bounded
+        assert outbox.try_hold(item_id) is None
+        assert outbox.hold(item_id, wait=0.3) is None  # waiting is bounded
     finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
-    held = locks.lock(path, wait=5)  # the kernel released it with the process
+        kill(child)
+    held = outbox.hold(item_id, wait=5)  # the kernel released it with the process
     assert held is not None
     held.release()
 
 
 def test_a_lock_is_not_inherited_by_programs_we_start(tmp_path: Path) -> None:
-    path = tmp_path / "lock"
-    held = locks.try_lock(path)
+    outbox, item_id = _queued(tmp_path)
+    held = outbox.try_hold(item_id)
     assert held is not None
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], close_fds=False)
     try:
         held.release()
-        again = locks.try_lock(path)  # free although a child of ours still runs
+        again = outbox.try_hold(item_id)  # free although a child of ours still runs
         assert again is not None
         again.release()
     finally:
@@ -85,20 +94,20 @@ def test_a_lock_is_not_inherited_by_programs_we_start(tmp_path: Path) -> None:
 def test_recovery_leaves_a_message_alone_while_its_sender_lives(tmp_path: Path) -> None:
     outbox, item_id = _queued(tmp_path)
     outbox.mark(outbox.load(item_id), SENDING)  # type: ignore[arg-type]
-    child = hold_in_child(outbox.lock_path(item_id))
+    child = hold_in_child(outbox, item_id)
     try:
         assert outbox.recover() == []
         assert outbox.load(item_id).state == SENDING  # type: ignore[union-attr]
-        with pytest.raises(OutboxError, match=f"being sent right now \\(by smimehelper process {child.pid}\\)"):
+        with pytest.raises(OutboxError, match="being sent right now"):
             outbox.remove(item_id)
-        assert outbox.try_hold(item_id) is None
     finally:
-        os.kill(child.pid, signal.SIGKILL)
-        child.wait(10)
+        kill(child)
     (recovered,) = outbox.recover()  # its sender is gone: queued again, the user told why
     assert recovered.state == QUEUED and "may get it twice" in recovered.history[-1][2]
     outbox.remove(item_id)
     assert outbox.items() == []
+    outbox.recover()
+    assert not outbox.lock_path(item_id).exists()  # the lock file of a removed message is cleaned up
 
 
 def test_a_removed_message_cannot_be_locked_or_brought_back(tmp_path: Path) -> None:
