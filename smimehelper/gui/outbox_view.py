@@ -188,17 +188,26 @@ class OutboxView(QWidget):
 
     def send_due(self) -> None:
         """Send again what waits for its next try (backoff over), in the background, for the
-        accounts whose password is in the keyring or was given in this session."""
+        accounts whose password is in the keyring or was given in this session, or that are
+        signed in with their provider (never a question, never a browser out of nowhere)."""
         if self.is_busy() or not alive(self):
             return
         try:
             stores = self.ctx.stores()
             due = [i for i in stores.outbox.due() if i.attempts > 0]
-            ready = [i for i in due if i.account in self._passwords or stores.accounts.password(stores.accounts.get(i.account)) is not None]
+            ready = [i for i in due if self._can_log_in(stores, i.account)]
         except UserError:
             return
         if ready:
             self._send(ready)
+
+    def _can_log_in(self, stores: services.Stores, email: str) -> bool:
+        if email in self._passwords:
+            return True
+        account = stores.accounts.get(email)
+        if account.uses_oauth:
+            return stores.accounts.tokens.refresh_token(account.email) is not None
+        return stores.accounts.password(account) is not None
 
     def _send(self, items: list[OutboxItem]) -> None:
         if not items:
