@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from .accounts import Account, Credential
+from .imap_client import BoundedIMAP4, BoundedIMAP4_SSL
 from .oauth import sasl
 from .oauth.errors import OAuthError, explain_server_refusal
 from .oauth.tokens import TokenSource
@@ -43,15 +44,18 @@ def connect(account: Account, password: Credential) -> imaplib.IMAP4:
             raise ImapError(str(exc)) from None
     try:
         if account.imap_security == "starttls":
-            conn: imaplib.IMAP4 = imaplib.IMAP4(account.imap_host, account.imap_port or 143, timeout=60)
+            conn: imaplib.IMAP4 = BoundedIMAP4(account.imap_host, account.imap_port or 143, timeout=60)
             if "STARTTLS" not in conn.capabilities:
                 conn.shutdown()
                 raise ImapError(f"The IMAP server {where} does not offer STARTTLS; smimehelper never logs in unencrypted.")
             conn.starttls(ssl_context=context)
         else:
-            conn = imaplib.IMAP4_SSL(account.imap_host, account.imap_port or 993, ssl_context=context, timeout=60)
+            conn = BoundedIMAP4_SSL(account.imap_host, account.imap_port or 993, ssl_context=context, timeout=60)
     except ssl.SSLCertVerificationError as exc:
         raise ImapError(f"The IMAP server {where} presented a certificate that is not valid for it ({exc.verify_message}).") from None
+    except ssl.SSLError as exc:
+        raise ImapError(f"The encrypted connection to the IMAP server {where} failed ({exc.reason}); smimehelper never "
+                        "reads or stores mail unencrypted. Check the IMAP port and security (993 with TLS, 143 with STARTTLS).") from None
     except (OSError, imaplib.IMAP4.error) as exc:
         if isinstance(exc, ImapError):
             raise
