@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("delivery_cmd", "messages waiting to be sent, sent or failed"),
     "export": ("delivery_cmd", "hand a message to your mail program (as a draft)"),
     "log": ("log_cmd", "the disclosure log: list, verify, export a patient's accounting, forward to a log server"),
+    "inbox": ("inbox_cmd", "the secure messages of your mailbox (IMAP): list them, open one"),
     "gui": ("gui_cmd", "start the desktop app"),
     "demo": ("demo_cmd", "make demo certificates and a synthetic x-ray, and compose an encrypted message"),
 }

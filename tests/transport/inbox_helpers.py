@@ -54,11 +54,18 @@ def append_bytes(server: DovecotServer, folder: str, data: bytes, *, flags: str 
             raise imaplib.IMAP4.error(f"APPEND failed: {reply!r}")
 
 
-def flags_and_count(server: DovecotServer, folder: str) -> dict[int, frozenset[str]]:
-    """UID -> stored flags (without \\Recent), read with EXAMINE so nothing changes."""
+def stored_flags(server: DovecotServer, folder: str) -> list[frozenset[str]]:
+    """The stored flags (without \\Recent) of every message, in UID order, read with EXAMINE so
+    nothing changes: how many messages there are and which are read."""
     from tests.transport.servers import imap_fetch_messages
 
-    return {m.uid: m.flags for m in imap_fetch_messages(server, folder)}
+    return [m.flags for m in imap_fetch_messages(server, folder)]
+
+
+def uids(server: DovecotServer, folder: str) -> list[int]:
+    from tests.transport.servers import imap_fetch_messages
+
+    return [m.uid for m in imap_fetch_messages(server, folder)]
 
 
 @dataclass
@@ -70,6 +77,7 @@ class TcpProxy:
     listen_host: str = "127.0.0.1"
     drop_after: int | None = None
     drop_connections: int = 1
+    rate: float | None = None  # bytes per second from the server, to make a fetch take a while
     port: int = 0
     connections: int = 0
     dropped: int = 0
@@ -134,6 +142,10 @@ class TcpProxy:
                     break  # the cut: both sides closed below, in the middle of a reply
                 target.sendall(data)
                 sent += len(data)
+                if self.rate and cut is None and source is not pair[0]:
+                    import time
+
+                    time.sleep(len(data) / self.rate)
         except OSError:
             pass
         finally:
@@ -178,3 +190,158 @@ class PlaintextDovecot(DovecotServer):
         text = text.replace("    ssl = yes\n", "")
         config.write_text(text, encoding="utf-8")
         self.config_text = text
+
+
+_LITERAL_HEAD = re.compile(rb"\{(\d+)\}\r\n$")
+_BODY_ORIGIN = re.compile(rb"BODY\[\]<(\d+)>")
+_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
+
+
+@dataclass
+class LyingProxy:
+    """A TLS endpoint (the test CA's ``localhost`` certificate, so clients trust it) in front of
+    Dovecot's IMAPS port that passes everything through except what it is told to lie about:
+
+    * ``size_delta``: add this to every RFC822.SIZE the server announces;
+    * ``claim_literal``: announce a message chunk (``BODY[]<n> {len}``) of this many bytes, send
+      the real ones and hang up (a client must refuse before allocating);
+    * ``extra_bytes``: send this many bytes more in each message chunk than the client asked for;
+    * ``shift_origin``: report each chunk at the wrong offset.
+    """
+
+    dovecot: DovecotServer
+    size_delta: int = 0
+    claim_literal: int | None = None
+    extra_bytes: int = 0
+    shift_origin: int = 0
+    port: int = 0
+    connections: int = 0
+    _server: socket.socket | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _open: list[socket.socket] = field(default_factory=list)
+
+    def start(self) -> LyingProxy:
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        server.settimeout(0.2)
+        self._server, self.port = server, server.getsockname()[1]
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def _accept(self) -> None:
+        assert self._server is not None
+        context = self.dovecot.tls.server_context("localhost")
+        while not self._stopping.is_set():
+            try:
+                raw, _ = self._server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            try:
+                raw.settimeout(10)
+                client = context.wrap_socket(raw, server_side=True)
+                upstream_raw = socket.create_connection((self.dovecot.host, self.dovecot.imaps_port), timeout=10)
+                upstream = self.dovecot.tls.client_context().wrap_socket(upstream_raw, server_hostname=self.dovecot.host)
+            except OSError:
+                raw.close()
+                continue
+            self._open += [client, upstream]
+            for target, args in ((self._up, (client, upstream)), (self._down, (upstream, client))):
+                thread = threading.Thread(target=target, args=args, daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    @staticmethod
+    def _up(client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while data := client.recv(65536):
+                upstream.sendall(data)
+        except OSError:
+            pass
+
+    def _down(self, upstream: socket.socket, client: socket.socket) -> None:
+        reader = upstream.makefile("rb")
+        try:
+            while line := reader.readline(1 << 20):
+                if self.size_delta:
+                    line = _SIZE.sub(lambda m: b"RFC822.SIZE %d" % (int(m.group(1)) + self.size_delta), line)
+                head = _LITERAL_HEAD.search(line)
+                if head is None:
+                    client.sendall(line)
+                    continue
+                literal = reader.read(int(head.group(1)))
+                if _BODY_ORIGIN.search(line) and b"BODY[]<" in line:
+                    if self.shift_origin:
+                        line = _BODY_ORIGIN.sub(lambda m: b"BODY[]<%d>" % (int(m.group(1)) + self.shift_origin), line)
+                    if self.claim_literal is not None:
+                        client.sendall(line[: head.start()] + b"{%d}\r\n" % self.claim_literal + literal)
+                        break  # and hang up: the claimed bytes never come
+                    if self.extra_bytes:
+                        literal += b"X" * self.extra_bytes
+                        line = line[: head.start()] + b"{%d}\r\n" % len(literal)
+                client.sendall(line + literal)
+        except OSError:
+            pass
+        finally:
+            for sock in (client, upstream):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.close()
+        for sock in self._open:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        for thread in self._threads:
+            thread.join(5)
+
+    def __enter__(self) -> LyingProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_LOGOUT = re.compile(r"Logged out in=(\d+) out=(\d+) .*?hdr_count=(\d+) hdr_bytes=(\d+) body_count=(\d+) body_bytes=(\d+)")
+
+
+@dataclass(frozen=True)
+class SessionTraffic:
+    """What Dovecot itself logged when an IMAP session ended (``imap_logout_format``)."""
+
+    bytes_in: int
+    bytes_out: int
+    header_fetches: int
+    body_fetches: int
+    body_bytes: int
+
+
+def session_traffic(server: DovecotServer, *, after: int = 0, wait_for: int = 1, timeout: float = 5.0) -> list[SessionTraffic]:
+    """The sessions logged after the first ``after`` ones, waiting until ``wait_for`` are there."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [SessionTraffic(int(a), int(b), int(c), int(e), int(f))
+                 for a, b, c, _d, e, f in _LOGOUT.findall(server.log_text())][after:]
+        if len(found) >= wait_for or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def sessions_logged(server: DovecotServer) -> int:
+    return len(_LOGOUT.findall(server.log_text()))

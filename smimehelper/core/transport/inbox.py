@@ -24,7 +24,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from ..errors import InputFileError
+from ..errors import InputFileError, UserError
 from ..growing_file import GrowingFile
 from ..identity import Identity
 from ..reader import OpenedMessage, open_source
@@ -89,6 +89,7 @@ def list_folders(mailbox: Mailbox) -> list[Folder]:
         marks = {f.lower() for f in flags if isinstance(f, bytes)}
         name = "INBOX" if raw.upper() == b"INBOX" else decode_folder(raw)
         folders.append(Folder(name, b"\\noselect" not in marks and b"\\nonexistent" not in marks))
+    folders.sort(key=lambda f: (f.name != "INBOX", f.name.lower()))
     return folders
 
 
@@ -297,11 +298,17 @@ def open_from_mailbox(
     worker.start()
     try:
         opened = open_source(growing, identities=identities, anchors=anchors, save_dir=save_dir, now=now)
-    except BaseException:
-        stop.set()
-        mailbox.abort()
+    except BaseException as exc:
+        # The reader found the message damaged after all announced bytes arrived: let the fetch
+        # finish its last check, because a server that lied about the size explains the damage.
+        finish = isinstance(exc, UserError) and growing.written >= located.size and not failure
+        if not finish:
+            stop.set()
+            mailbox.abort()
         worker.join()
         growing.close()
+        if finish and failure:
+            raise failure[0] from None
         raise
     worker.join()
     growing.close()
