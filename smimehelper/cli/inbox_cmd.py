@@ -119,11 +119,13 @@ def run_list(args: argparse.Namespace) -> int:
     several = len(listing.folders) > 1
     for row in listing.rows:
         m = row.message
-        when = (m.received.strftime("%Y-%m-%d %H:%M") if m.received else "")
+        when = m.received.strftime("%Y-%m-%d %H:%M") if m.received else "(no date)"
         verdict = f"opened: {row.verdict.summary}" if row.verdict else ("read" if m.seen else "new")
-        folder = f"{printable(m.folder)}/" if several else ""
-        say(f"  {folder}{m.uid:<6} {when:16}  {printable(m.sender)[:32]:32}  {printable(m.subject)[:40]:40}  "
-            f"{human_size(m.size):>9}  {KIND_WORDS.get(m.kind, m.kind):10}  {verdict}")
+        folder = f"  in {printable(m.folder)}" if several else ""
+        say("")
+        say(f"  UID {m.uid}  {when}  {KIND_WORDS.get(m.kind, m.kind)}, {human_size(m.size)}  [{verdict}]{folder}")
+        say(f"    From:    {printable(m.sender) or '(none)'}")
+        say(f"    Subject: {printable(m.subject) or '(no subject)'}")
     say("")
     say("Open one with: smimehelper inbox open UID" + (" --folder NAME" if several or listing.folders != ("INBOX",) else ""))
     return exit_codes.OK

@@ -187,7 +187,8 @@ class PlaintextDovecot(DovecotServer):
         text = config.read_text(encoding="utf-8")
         text = text.replace("ssl = required", "ssl = no").replace("disable_plaintext_auth = yes", "disable_plaintext_auth = no")
         text = re.sub(r"ssl_cert = .*\n|ssl_key = .*\n|ssl_min_protocol = .*\n", "", text)
-        text = text.replace("    ssl = yes\n", "")
+        # Dovecot's built-in "imaps" listener is TLS and is dropped when ssl = no: a plain one instead.
+        text = text.replace("    ssl = yes\n", "").replace("inet_listener imaps {", "inet_listener imap_plain_too {")
         config.write_text(text, encoding="utf-8")
         self.config_text = text
 

@@ -310,6 +310,9 @@ def encode_folder(name: str) -> str:
     """Text -> the modified UTF-7 a server expects in commands (quoted separately)."""
     import base64
 
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
+        raise UserError("A folder name cannot contain line breaks or other control characters.")
+
     out: list[str] = []
     pending: list[str] = []
 
