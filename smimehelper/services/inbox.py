@@ -40,7 +40,6 @@ if TYPE_CHECKING:
     from .stores import Stores
 
 SCHEMA = 1
-MAX_REMEMBERED = 5000
 GOOD, PROBLEM, CAUTION = "good", "problem", "caution"
 
 
@@ -127,34 +126,35 @@ def _key(account: Account, ref: MessageRef) -> str:
 
 
 class InboxVerdicts:
-    """``inbox.json`` in the data folder: the verdict of each message opened (no content)."""
+    """``inbox-verdicts/`` in the data folder: the verdict of each message opened, one small file
+    each (0600, written atomically), so two processes opening messages at once never lose one.
+    A file holds the verdict in a few words and when: no content, no subject, no address."""
 
     def __init__(self, home: Path) -> None:
-        self.path = home / "inbox.json"
+        self.folder = home / "inbox-verdicts"
 
-    def _all(self) -> dict[str, dict[str, str]]:
-        doc = read_document(self.path, "inbox", SCHEMA) or {}
-        found = doc.get("verdicts")
-        return found if isinstance(found, dict) else {}
+    def _path(self, account: Account, ref: MessageRef) -> Path:
+        import hashlib
 
-    def get_all(self, account: Account) -> dict[str, StoredVerdict]:
-        out = {}
-        for key, value in self._all().items():
-            if key.startswith(account.email + "\n") and isinstance(value, dict):
-                try:
-                    out[key] = StoredVerdict(str(value["level"]), str(value["summary"]), str(value["opened"]))
-                except KeyError:
-                    continue
-        return out
+        return self.folder / (hashlib.sha256(_key(account, ref).encode("utf-8")).hexdigest()[:40] + ".json")
+
+    def get(self, account: Account, ref: MessageRef) -> StoredVerdict | None:
+        try:
+            doc = read_document(self._path(account, ref), "inbox-verdict", SCHEMA)
+        except UserError:
+            return None  # a damaged file only loses the note in the list
+        if not doc or doc.get("key") != _key(account, ref):
+            return None
+        try:
+            return StoredVerdict(str(doc["level"]), str(doc["summary"]), str(doc["opened"]))
+        except KeyError:
+            return None
 
     def remember(self, account: Account, ref: MessageRef, level: str, summary: str, when: dt.datetime) -> StoredVerdict:
-        verdicts = self._all()
         verdict = StoredVerdict(level, summary, when.isoformat(timespec="seconds"))
-        verdicts.pop(_key(account, ref), None)
-        verdicts[_key(account, ref)] = {"level": level, "summary": summary, "opened": verdict.opened}
-        while len(verdicts) > MAX_REMEMBERED:
-            verdicts.pop(next(iter(verdicts)))
-        write_document(self.path, "inbox", SCHEMA, {"verdicts": verdicts})
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_document(self._path(account, ref), "inbox-verdict", SCHEMA,
+                       {"key": _key(account, ref), "level": level, "summary": summary, "opened": verdict.opened})
         return verdict
 
 
@@ -186,7 +186,7 @@ def list_inbox(
     """The S/MIME messages (newest ``limit`` per folder) of the chosen folders, newest first."""
     account = inbox_account(stores, account_email)
     names = list(dict.fromkeys(folders)) if folders else chosen_folders(stores, account)
-    remembered = InboxVerdicts(stores.home).get_all(account)
+    remembered = InboxVerdicts(stores.home)
     messages: list[SecureMessage] = []
     methods: dict[str, str] = {}
     with mailbox_for(stores, account, ask) as mailbox:
@@ -196,7 +196,7 @@ def list_inbox(
             methods[name] = used
     epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
     messages.sort(key=lambda m: (m.received or epoch, m.uid), reverse=True)
-    rows = tuple(InboxRow(m, remembered.get(_key(account, m.ref))) for m in messages)
+    rows = tuple(InboxRow(m, remembered.get(account, m.ref)) for m in messages)
     return InboxListing(account.email, tuple(names), rows, methods)
 
 

@@ -314,3 +314,36 @@ def test_kill_9_mid_fetch_leaves_nothing_readable_and_is_swept(clean_dovecot: Do
                        *key_args(pki, "bob"))
     assert code in (0, 1), err
     assert not left[0].exists()
+
+
+def test_two_processes_open_at_once(clean_dovecot: DovecotServer, vectors: list[Vector], pki: Pki, cli: Cli, tmp_path: Path) -> None:
+    """Two `inbox open` processes at the same time (two messages, and one of them twice): each gets
+    its own private copy, all succeed, every verdict is remembered."""
+    chosen = [v for v in vectors if v.name in ("openssl-nested-signed-then-encrypted", "nss-nested-signed-then-encrypted")]
+    for vector in chosen:
+        append_file(clean_dovecot, "INBOX", vector.path)
+    add_account(cli, clean_dovecot)
+    script = str(console_script())
+    server_uids = uids(clean_dovecot, "INBOX")
+    runs = [(server_uids[0], chosen[0]), (server_uids[1], chosen[1]), (server_uids[1], chosen[1])]
+    procs = [subprocess.Popen([script, "inbox", "open", str(uid), "--password-file", str(cli.password),
+                               *map(str, key_args(pki, vector.recipient)), "--trust", str(pki.root.cert_pem),
+                               "--save-attachments", str(tmp_path / f"saved-{index}"), "--json"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for index, (uid, vector) in enumerate(runs)]
+    results = [proc.communicate(timeout=120) + (proc.returncode,) for proc in procs]
+    for (out, err, code), (_, vector) in zip(results, runs):
+        assert code == 0, err
+        assert json.loads(out)["subject"] == f"[smimehelper interop] {vector.name}"
+    for index, (_, vector) in enumerate(runs):
+        assert sorted(p.name for p in (tmp_path / f"saved-{index}").iterdir()) == sorted(n for n, _ in vector.attachments)
+    assert stored_flags(clean_dovecot, "INBOX") == [frozenset({"\\Seen"})] * 2
+    code, out, _ = cli("inbox", "list", "--password-file", cli.password, "--json")
+    assert [m["verdict"]["summary"] for m in json.loads(out)["messages"]] == ["valid and trusted"] * 2
+
+
+@pytest.mark.parametrize("uid", ["0", "-3", "4294967296"])
+def test_impossible_uids_are_refused_before_connecting(cli: Cli, uid: str, clean_dovecot: DovecotServer) -> None:
+    add_account(cli, clean_dovecot)
+    code, out, err = cli("inbox", "open", "--password-file", cli.password, "--", uid)
+    assert code == 2 and "is not a message number" in err and out == ""

@@ -69,6 +69,10 @@ class MessageRef:
     uid: int
     uidvalidity: int | None = None
 
+    def __post_init__(self) -> None:
+        if not 0 < self.uid < 2 ** 32:  # RFC 3501: nz-number, 32 bits
+            raise UserError(f"{self.uid} is not a message number (UID); 'smimehelper inbox list' shows them.")
+
 
 @dataclass(frozen=True)
 class Located:
@@ -152,6 +156,8 @@ class Mailbox:
             self._drop()  # the rest of that reply is still on the wire
             raise
         except imaplib.IMAP4.error as exc:
+            if str(exc).startswith("got more than"):  # a reply line too long: the rest is still on the wire
+                self._drop()
             raise ImapError(f"The mail server refused {name}: {exc}.") from None
         if typ != "OK":
             text = b" ".join(d for d in data if isinstance(d, bytes)).decode("utf-8", "replace")

@@ -97,21 +97,15 @@ def _uid_set(uids: Sequence[int]) -> str:
     return ",".join(str(u) for u in uids)
 
 
-def search_secure(mailbox: Mailbox, folder: str, *, method: str = "auto") -> tuple[list[int], str]:
-    """UIDs in ``folder`` that may be S/MIME, and how they were found ("search"/"bodystructure")."""
-    mailbox.select(folder)
-    if method in ("auto", "search"):
-        try:
-            data = mailbox.command("SEARCH", SEARCH)
-        except ConnectionLost:
-            raise
-        except ImapError:  # NO/BAD: the server does not search headers
-            if method == "search":
-                raise
-        else:
-            return sorted({int(x) for line in data if isinstance(line, bytes) for x in line.split() if x.isdigit()}), "search"
-    kinds = _bodystructure_kinds(mailbox)
-    return sorted(kinds), "bodystructure"
+def _search(mailbox: Mailbox) -> list[int] | None:
+    """UIDs whose Content-Type may be S/MIME, by the server's header search; None if refused."""
+    try:
+        data = mailbox.command("SEARCH", SEARCH)
+    except ConnectionLost:
+        raise
+    except ImapError:  # NO/BAD: this server does not search headers
+        return None
+    return sorted({int(x) for line in data if isinstance(line, bytes) for x in line.split() if x.isdigit()})
 
 
 def _bodystructure_kinds(mailbox: Mailbox) -> dict[int, str]:
@@ -190,17 +184,19 @@ def _date(headers) -> str | None:  # type: ignore[no-untyped-def]
 
 def find_secure_messages(mailbox: Mailbox, folder: str, *, limit: int = DEFAULT_LIMIT,
                          method: str = "auto") -> tuple[list[SecureMessage], str]:
-    """The S/MIME messages of ``folder``, newest first, and how they were found."""
-    if method == "bodystructure":
-        mailbox.select(folder)
-        kinds = _bodystructure_kinds(mailbox)
-        return describe(mailbox, folder, sorted(kinds), limit=limit, kinds=kinds), "bodystructure"
-    uids, used = search_secure(mailbox, folder, method=method)
-    if used == "bodystructure":
-        mailbox.select(folder)
-        kinds = _bodystructure_kinds(mailbox)
-        return describe(mailbox, folder, uids, limit=limit, kinds=kinds), used
-    return describe(mailbox, folder, uids, limit=limit), used
+    """The S/MIME messages of ``folder``, newest first, and how they were found: "search" (the
+    server searched the headers) or "bodystructure" (``method="bodystructure"``, or the server
+    refused the search and ``method="auto"``)."""
+    mailbox.select(folder)
+    if method != "bodystructure":
+        uids = _search(mailbox)
+        if uids is not None:
+            return describe(mailbox, folder, uids, limit=limit), "search"
+        if method == "search":
+            raise ImapError("The mail server refused to search the message headers.")
+    mailbox.select(folder)  # again: a refused search may have cost the connection
+    kinds = _bodystructure_kinds(mailbox)
+    return describe(mailbox, folder, sorted(kinds), limit=limit, kinds=kinds), "bodystructure"
 
 
 # -- opening one ------------------------------------------------------------------------------
