@@ -19,12 +19,8 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -37,6 +33,7 @@ from ..core.display import human_size
 from ..core.errors import PassphraseError, UserError
 from ..core.transport.accounts import Account
 from .context import GuiContext
+from .inbox_folders import FolderDialog
 from .open_view import CAUTION, GOOD, INFO, LEVEL_COLOURS, PROBLEM, Banner, OpenView, alive, plain_label, visible
 from .style import icon
 
@@ -70,7 +67,7 @@ class InboxView(QWidget):
         self._build()
         app = QCoreApplication.instance()
         if app is not None:
-            app.aboutToQuit.connect(self._release_current)
+            app.aboutToQuit.connect(self._quitting)
 
     # -- layout ----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -331,6 +328,11 @@ class InboxView(QWidget):
         if self._current is not None:
             self._release(self._current)
 
+    def _quitting(self) -> None:
+        """The app quits: stop a fetch (its copy is removed by its own cleanup) and remove the copy shown."""
+        self.cancel()
+        self._release_current()
+
     # -- folders --------------------------------------------------------------------------------
     def choose_folders(self) -> None:
         account = self.account()
@@ -404,33 +406,4 @@ class InboxView(QWidget):
         )
 
 
-class FolderDialog(QDialog):
-    """Tick the folders whose secure messages the Inbox tab shows."""
-
-    def __init__(self, names: list[str], chosen: list[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Folders to show")
-        self.list = QListWidget()
-        self.list.setAccessibleName("Folders")
-        for name in names:
-            item = QListWidgetItem(visible(name))
-            item.setData(ROW_ROLE, name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if name in chosen else Qt.CheckState.Unchecked)
-            self.list.addItem(item)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.list.itemChanged.connect(lambda _item: self.ok_button.setEnabled(bool(self.chosen())))
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Show the signed and encrypted messages of these folders:"))
-        layout.addWidget(self.list)
-        layout.addWidget(buttons)
-
-    def chosen(self) -> list[str]:
-        return [self.list.item(i).data(ROW_ROLE) for i in range(self.list.count())
-                if self.list.item(i).checkState() == Qt.CheckState.Checked]
-
-
-__all__ = ["InboxView", "FolderDialog", "GOOD", "PROBLEM", "CAUTION"]
+__all__ = ["InboxView", "GOOD", "PROBLEM", "CAUTION"]

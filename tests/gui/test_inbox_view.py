@@ -149,3 +149,37 @@ def test_wrong_password_is_a_clear_problem_and_asked_again(qtbot, ctx, settle, p
     settle()
     assert window.inbox.banner.isHidden() and window.inbox.rows() == []
     assert "No signed or encrypted messages in INBOX" in window.inbox.empty.text()
+
+
+def test_folders_dialog_chooses_the_folders_shown(qtbot, ctx, settle, pki_home, clean_dovecot: DovecotServer,  # type: ignore[no-untyped-def]
+                                                  messages: dict[str, Path], monkeypatch) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialog
+
+    from smimehelper.gui.inbox_folders import FolderDialog
+    from tests.transport.servers import imap_connect
+
+    with imap_connect(clean_dovecot) as conn:
+        assert conn.create('"Referrals"')[0] == "OK"
+    append_file(clean_dovecot, "Referrals", messages["good"])
+    window = setup_window(qtbot, ctx, pki_home, clean_dovecot, monkeypatch)
+    inbox = window.inbox
+    window.tabs.setCurrentWidget(inbox)
+    settle()
+    assert inbox.rows() == [] and "No signed or encrypted messages in INBOX" in inbox.empty.text()
+    offered: list[list[str]] = []
+
+    def exec_(dialog: FolderDialog) -> int:  # the user ticks Referrals and presses OK
+        items = [dialog.list.item(i) for i in range(dialog.list.count())]
+        offered.append([item.text() for item in items])
+        for item in items:
+            if item.text() == "Referrals":
+                item.setCheckState(Qt.CheckState.Checked)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(FolderDialog, "exec", exec_)
+    inbox.choose_folders()
+    settle()
+    assert offered and offered[0][0] == "INBOX" and "Referrals" in offered[0]
+    assert [(r.message.folder, r.message.subject) for r in inbox.rows()] == [("Referrals", "Your patient's x-ray")]
+    assert inbox.table.item(0, 6).text() == "Referrals"
