@@ -84,6 +84,14 @@ def password_asker(password_file: Path | None):  # type: ignore[no-untyped-def]
     return ask
 
 
+def _sign_in():  # type: ignore[no-untyped-def]
+    """An account that signs in with its provider: the browser opens when the sign-in is missing
+    (only with a person at the terminal), as for 'send'."""
+    from .signin_cmd import interactive_sign_in
+
+    return interactive_sign_in()
+
+
 KIND_WORDS = {"encrypted": "encrypted", "signed": "signed", "signed-or-encrypted": "signed or encrypted"}
 
 
@@ -106,7 +114,7 @@ def run_list(args: argparse.Namespace) -> int:
         raise UserError("--limit must be at least 1.")
     stores = services.Stores.open(args.home)
     listing = inbox.list_inbox(stores, args.account, password_asker(args.password_file),
-                               folders=args.folder, limit=args.limit)
+                               folders=args.folder, limit=args.limit, sign_in=_sign_in())
     if args.json:
         emit_json({"account": listing.account, "folders": list(listing.folders), "found_by": listing.methods,
                    "messages": [message_json(r) for r in listing.rows]})
@@ -168,6 +176,7 @@ def run_open(args: argparse.Namespace) -> int:
             password_asker(args.password_file),
             passphrase_asker(args.passphrase_file),
             progress=_progress_printer(),
+            sign_in=_sign_in(),
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -194,7 +203,7 @@ def run_folders(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
     account = inbox.inbox_account(stores, args.account)
     ask = password_asker(args.password_file)
-    folders = inbox.server_folders(stores, args.account, ask)
+    folders = inbox.server_folders(stores, args.account, ask, _sign_in())
     if args.choose:
         known = {f.name for f in folders if f.selectable}
         missing = [name for name in args.choose if name not in known]

@@ -158,8 +158,9 @@ class InboxView(QWidget):
         return next((a for a in self._accounts() if a.email == email), None)
 
     def _password(self, account: Account) -> bytes | None | bool:
-        """The password to use (None: the keyring has it), or False when the user cancelled."""
-        if self.ctx.stores().accounts.password(account) is not None:
+        """The password to use (None: the keyring has it, or the account signs in with its
+        provider and its sign-in is used), or False when the user cancelled."""
+        if account.uses_oauth or self.ctx.stores().accounts.password(account) is not None:
             return None
         if account.email not in self._passwords:
             asked = self.ctx.ask_secret(self, "Mail account password", f"Password for {account.username} at {account.imap_host}:")

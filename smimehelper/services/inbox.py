@@ -22,6 +22,7 @@ from ..core.jsonstore import read_document, write_document
 from ..core.reader import OpenedMessage
 from ..core.transport.accounts import Account
 from ..core.transport.imap_fetch import Cancelled, Mailbox, MessageRef, Progress
+from ..core.transport.oauth.tokens import SignIn
 from ..core.transport.inbox import (
     DEFAULT_LIMIT,
     Folder,
@@ -59,13 +60,15 @@ def inbox_account(stores: Stores, email: str | None) -> Account:
     return account
 
 
-def mailbox_for(stores: Stores, account: Account, ask: AskPassword | None) -> Mailbox:
+def mailbox_for(stores: Stores, account: Account, ask: AskPassword | None, sign_in: SignIn | None = None) -> Mailbox:
     """A (lazily connecting) mailbox of ``account``: TLS or STARTTLS, certificate and host name
-    verified (core.transport.imap.connect), logged in with the keyring's or the asked password."""
+    verified (core.transport.imap.connect), logged in with the account's credential: its OAuth
+    sign-in (``sign_in`` opens the browser when there is none), else the keyring's or the asked
+    password. Every reconnect (a resumed fetch) logs in the same way."""
     from ..core.transport import imap
 
-    password = password_source(stores, ask)(account)
-    return Mailbox(lambda: imap.connect(account, password), where=f"the mail server {account.imap_host}")
+    credential = password_source(stores, ask, sign_in)(account)
+    return Mailbox(lambda: imap.connect(account, credential), where=f"the mail server {account.imap_host}")
 
 
 # -- which folders ----------------------------------------------------------------------------
@@ -93,9 +96,10 @@ def choose_folders(stores: Stores, account: Account, folders: Sequence[str]) -> 
     return names
 
 
-def server_folders(stores: Stores, account_email: str | None, ask: AskPassword | None) -> list[Folder]:
+def server_folders(stores: Stores, account_email: str | None, ask: AskPassword | None,
+                   sign_in: SignIn | None = None) -> list[Folder]:
     account = inbox_account(stores, account_email)
-    with mailbox_for(stores, account, ask) as mailbox:
+    with mailbox_for(stores, account, ask, sign_in) as mailbox:
         return list_folders(mailbox)
 
 
@@ -182,6 +186,7 @@ def list_inbox(
     folders: Sequence[str] | None = None,
     limit: int = DEFAULT_LIMIT,
     method: str = "auto",
+    sign_in: SignIn | None = None,
 ) -> InboxListing:
     """The S/MIME messages (newest ``limit`` per folder) of the chosen folders, newest first."""
     account = inbox_account(stores, account_email)
@@ -189,7 +194,7 @@ def list_inbox(
     remembered = InboxVerdicts(stores.home)
     messages: list[SecureMessage] = []
     methods: dict[str, str] = {}
-    with mailbox_for(stores, account, ask) as mailbox:
+    with mailbox_for(stores, account, ask, sign_in) as mailbox:
         for name in names:
             found, used = find_secure_messages(mailbox, name, limit=limit, method=method)
             messages.extend(found)
@@ -246,6 +251,7 @@ def open_inbox_message(
     cancelled: Cancelled | None = None,
     keep: bool = False,
     mailbox: Mailbox | None = None,
+    sign_in: SignIn | None = None,
 ) -> InboxOpened:
     """Fetch and open one message of the mailbox; mark it read on the server once opened."""
     account = inbox_account(stores, request.account)
@@ -255,7 +261,7 @@ def open_inbox_message(
     anchors.extend(stores.trust.anchors())
     ref = MessageRef(request.folder, request.uid, request.uidvalidity)
     own_mailbox = mailbox is None
-    box = mailbox_for(stores, account, ask_password) if mailbox is None else mailbox
+    box = mailbox_for(stores, account, ask_password, sign_in) if mailbox is None else mailbox
     spool = PrivateSpool()
     try:
         fetched = open_from_mailbox(
