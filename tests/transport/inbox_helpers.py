@@ -344,5 +344,19 @@ def session_traffic(server: DovecotServer, *, after: int = 0, wait_for: int = 1,
         time.sleep(0.05)
 
 
-def sessions_logged(server: DovecotServer) -> int:
-    return len(_LOGOUT.findall(server.log_text()))
+def sessions_logged(server: DovecotServer, *, settle: float = 1.0, timeout: float = 15.0) -> int:
+    """How many sessions Dovecot has logged, once the count stopped changing for ``settle``
+    seconds: the logout line of a session that just ended (an APPEND, a FETCH of the set-up) can
+    reach the log late on a busy machine, and would then be taken for the next session's."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    count, since = len(_LOGOUT.findall(server.log_text())), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = len(_LOGOUT.findall(server.log_text()))
+        if now != count:
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= settle:
+            break
+    return count
