@@ -435,19 +435,17 @@ class Thunderbird:
 
     @classmethod
     def attach(cls, profile: Profile, *, timeout: float = 90.0) -> Thunderbird:
-        """Connect to the Thunderbird someone else started on ``profile`` (with MOZ_MARIONETTE=1)."""
-        deadline = time.monotonic() + timeout
-        pid = None
-        while pid is None or not (profile.path / "MarionetteActivePort").exists():
-            pid = profile_pid(profile)
-            if time.monotonic() > deadline:
-                raise ThunderbirdError(f"no Thunderbird came up on {profile.path} within {timeout:.0f} s")
-            time.sleep(0.2)
-        tb = cls(profile=profile, pid=pid, log=profile.home / "thunderbird.log")
+        """Connect to the Thunderbird someone else started on ``profile`` with MOZ_MARIONETTE=1
+        (remove a stale ``MarionetteActivePort`` before that start)."""
+        tb = cls(profile=profile, pid=0, log=profile.home / "thunderbird.log")
         try:
-            tb._connect(max(5.0, deadline - time.monotonic()))
+            tb._connect(timeout)
+            tb.pid = int(tb._m().script("return Services.appinfo.processID;"))
         except BaseException:
-            tb.kill()
+            pid = profile_pid(profile)
+            if pid:
+                tb.pid = pid
+                tb.kill()
             raise
         return tb
 
@@ -574,27 +572,38 @@ class Thunderbird:
     def send_unsent_messages(self, timeout: float = 90.0) -> dict[str, Any]:
         """File > Send Unsent Messages, as the menu item does it; waits until it finished.
 
-        Returns what Thunderbird's send-later service reported (tried, successful, status).
+        Returns what Thunderbird's send-later service reported (``started``, ``tried``,
+        ``successful``, ``status``, ``errors``); ``started`` is False if Thunderbird did not
+        even begin (it saw no message in the Outbox) within 15 s.
         """
         self.remember_passwords()
         return dict(self._in_main(
             """
-            const done = new Promise((resolve, reject) => {
+            const done = new Promise(resolve => {
               const sendLater = Cc["@mozilla.org/messengercompose/sendlater;1"].getService(Ci.nsIMsgSendLater);
+              const errors = [];
+              let started = false;
               const listener = {
                 QueryInterface: ChromeUtils.generateQI(["nsIMsgSendLaterListener"]),
-                onStartSending() {}, onMessageStartSending() {}, onMessageSendProgress() {},
-                onMessageSendError(index, hdr, status, msg) { this.errors.push(String(msg || status)); },
+                onStartSending() { started = true; },
+                onMessageStartSending() {}, onMessageSendProgress() {},
+                onMessageSendError(index, hdr, status, msg) { errors.push(String(msg || status)); },
                 onStopSending(status, msg, tried, ok) {
                   sendLater.removeListener(listener);
-                  resolve({status: status, message: String(msg || ""), tried: tried, successful: ok, errors: this.errors});
+                  resolve({started: true, status: status, message: String(msg || ""), tried: tried, successful: ok, errors: errors});
                 },
-                errors: [],
               };
               sendLater.addListener(listener);
+              setTimeout(() => {
+                if (!started) {
+                  sendLater.removeListener(listener);
+                  resolve({started: false, tried: 0, successful: 0, errors: errors});
+                }
+              }, 15000);
             });
-            // The File menu's item: <menuitem id="menu_sendunsentmsgs" command="cmd_sendUnsentMsgs">.
-            goDoCommand("cmd_sendUnsentMsgs");
+            // The File menu's own item, as a click on it: <menuitem id="menu_sendunsentmsgs"
+            // command="cmd_sendUnsentMsgs"> (messenger.xhtml).
+            document.getElementById("menu_sendunsentmsgs").doCommand();
             return done;
             """,
             timeout_ms=int(timeout * 1000),
@@ -606,7 +615,6 @@ class Thunderbird:
         With ``SmimeSetup(configured=True)`` the identity signs and requires encryption, so
         what arrives is Thunderbird's own S/MIME message.
         """
-        self.remember_passwords()
         before = set(self._m().window_handles())
         self._in_main(
             """
@@ -631,34 +639,58 @@ class Thunderbird:
             """,
             to, subject, body, attachment.resolve().as_uri() if attachment else None,
         )
+        self.send_composer(timeout=timeout, exclude=before)
+
+    def composer_state(self) -> dict[str, Any]:
+        """What the open compose window shows: recipients, attachments, S/MIME toggles."""
+        handle = self._composer_handle(60.0, set())
+        m = self._m()
+        m.switch_to(handle)
+        return dict(m.script(
+            """
+            return {
+              to: gMsgCompose.compFields.to,
+              subject: gMsgCompose.compFields.subject,
+              attachments: [...gAttachmentBucket.itemChildren].map(i => i.attachment.name),
+              sign: !!gSendSigned, encrypt: !!gSendEncrypted,
+            };
+            """
+        ))
+
+    def _composer_handle(self, timeout: float, exclude: set[str]) -> str:
         m = self._m()
         deadline = time.monotonic() + timeout
-        handle = None
-        while handle is None:
-            for candidate in set(m.window_handles()) - before:
+        while True:
+            for candidate in m.window_handles():
+                if candidate in exclude:
+                    continue
                 m.switch_to(candidate)
                 ready = m.script(
                     "return document.documentElement.getAttribute('windowtype') == 'msgcompose'"
                     " && typeof gMsgCompose != 'undefined' && !!gMsgCompose && document.readyState == 'complete'"
-                    " && !!window.gComposeNotificationBar;"
+                    " && !!gMsgCompose.compFields;"
                 )
                 if ready:
-                    handle = candidate
-                    break
+                    return candidate
             if time.monotonic() > deadline:
-                raise ThunderbirdError("the compose window did not open")
+                raise ThunderbirdError("no compose window opened")
             time.sleep(0.2)
-        time.sleep(1.0)  # let the recipient pill and S/MIME certificate lookup settle
-        m.script(
-            """
-            return new Promise(resolve => {
-              window.addEventListener("unload", () => resolve(true), {once: true});
-              // The toolbar's Send button: <toolbarbutton id="button-send" command="cmd_sendButton">.
-              goDoCommand("cmd_sendButton");
-            });
-            """,
-            timeout_ms=int(timeout * 1000),
-        )
+
+    def send_composer(self, *, timeout: float = 120.0, exclude: set[str] | None = None) -> None:
+        """Press Send in the open compose window and wait until the window closed (= sent)."""
+        self.remember_passwords()
+        handle = self._composer_handle(timeout, exclude or set())
+        m = self._m()
+        m.switch_to(handle)
+        time.sleep(1.5)  # let the recipient pills and the S/MIME certificate lookup settle
+        # The toolbar's Send button: <toolbarbutton id="button-send" command="cmd_sendButton">.
+        m.script('setTimeout(() => goDoCommand("cmd_sendButton"), 0); return true;')
+        deadline = time.monotonic() + timeout
+        while handle in m.window_handles():  # the composer closes once the message is sent
+            if time.monotonic() > deadline:
+                raise ThunderbirdError("the compose window did not close after Send (not sent?)")
+            time.sleep(0.2)
+        m.switch_to(self.main_handle)
 
     def screenshot(self, target: Path) -> Path:
         m = self._m()

@@ -192,20 +192,23 @@ def test_account_limit_checked_before_queueing(setup, smtp_server_factory, pki: 
     assert outbox(run) == [] and server.data_attempts == []
 
 
-def test_export_to_imap_drafts_and_as_outlook_draft(setup, smtp_server_factory, clean_dovecot_names: DovecotServer, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+def test_draft_hand_offs_are_gone_and_say_why(setup, smtp_server_factory, clean_dovecot_names: DovecotServer, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    """Issue 10: the real Thunderbird re-composed both kinds of draft and sent them in clear or
+    empty, so ``export --imap-drafts`` / ``--to-draft`` refuse with the reason and touch nothing."""
     run, password, tmp_path = setup
     server = smtp_server_factory("starttls", password=PASSWORD)
-    add_account(run, password, server, clean_dovecot_names)  # folders found by name, no SPECIAL-USE
+    add_account(run, password, server, clean_dovecot_names)
     message = tmp_path / "draft-source.eml"
     code, _, err = run("compose", "--to", "bob@example.org", "--subject", "s", "--body", "b", "-o", str(message),
                        "--passphrase-file", str(pki.passphrase_file))
     assert code == 0, err
-    code, out, err = run("export", str(message), "--imap-drafts", "--password-file", str(password))
-    assert code == 0, err
-    assert imap_fetch_all(clean_dovecot_names, "Drafts") == [message.read_bytes()]
+    code, out, err = run("export", str(message), "--imap-drafts")
+    assert code == 2 and "--imap-drafts was removed" in err and "unencrypted" in err
+    assert imap_fetch_all(clean_dovecot_names, "Drafts") == []
     draft = tmp_path / "outlook.eml"
-    assert run("export", str(message), "--to-draft", str(draft))[0] == 0
-    assert draft.read_bytes() == b"X-Unsent: 1\r\n" + message.read_bytes()
+    code, out, err = run("export", str(message), "--to-draft", str(draft))
+    assert code == 2 and "--to-draft was removed" in err
+    assert not draft.exists() and server.data_attempts == []
 
 
 def _spawn_send(message: Path, password: Path) -> subprocess.Popen:
