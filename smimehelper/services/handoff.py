@@ -1,6 +1,6 @@
 """Use case: hand a finished message to the user's mail program (today: Thunderbird's Outbox).
 
-Shared by ``smimehelper export`` and the desktop app's "Open in Thunderbird". The message is
+Shared by ``smimehelper export`` and the desktop app's "Send with Thunderbird". The message is
 checked, put into Thunderbird's Outbox byte for byte and Thunderbird is started detached:
 nothing here waits for it. A message composed only for the hand-off lives in a private
 temporary folder that is gone when this returns -- no patient-data drafts in the data folder.

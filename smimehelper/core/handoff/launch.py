@@ -54,8 +54,8 @@ def thunderbird_command(profile: Profile, environ: Mapping[str, str] | None = No
         if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return [candidate, *args]
     raise LaunchError(
-        "Thunderbird's settings are on this computer, but the Thunderbird program was not found. Use 'Send' "
-        "(smimehelper sends the message itself), or give --no-start and start Thunderbird yourself."
+        "Thunderbird's settings are on this computer, but the Thunderbird program was not found. Send the "
+        "message with smimehelper itself (Send) instead."
     )
 
 

@@ -54,21 +54,39 @@ class ThunderbirdRunning(UserError):
 
 
 RUNNING_MESSAGE = (
-    "Thunderbird is open. Close Thunderbird (File > Quit), then choose 'Open in Thunderbird' again: "
-    "Thunderbird only picks up the message when it starts."
+    "Thunderbird is open. Close Thunderbird (File > Quit), then try again: Thunderbird only picks up "
+    "the message when it starts."
 )
 
 
+BUSY_MESSAGE = (
+    "Thunderbird's profile is busy (another smimehelper is putting a message into the Outbox, or "
+    "Thunderbird is starting). Try again in a moment."
+)
+OTHER_HANDOFF_WAIT = 30.0
+"""How long to wait for another smimehelper holding the lock (it needs well under a second per MB)."""
+
+
 @contextlib.contextmanager
-def profile_lock(profile: Path) -> Iterator[None]:
-    """Hold Thunderbird's own lock of ``profile`` (see module doc); raises ThunderbirdRunning."""
-    if sys.platform == "win32":
-        try:
-            handle = open(profile / "parent.lock", "ab")  # Thunderbird holds it without sharing
-        except PermissionError:
-            raise ThunderbirdRunning(RUNNING_MESSAGE) from None
-        except OSError as exc:
-            raise UserError(f"Cannot open Thunderbird's profile {profile}: {exc.strerror}.") from None
+def profile_lock(profile: Path, *, wait: float = OTHER_HANDOFF_WAIT) -> Iterator[None]:
+    """Hold Thunderbird's own lock of ``profile`` (see module doc).
+
+    Raises ThunderbirdRunning at once when Thunderbird holds it; waits up to ``wait`` seconds
+    when another process without Thunderbird's pid link holds it (a second smimehelper).
+    """
+    deadline = time.monotonic() + wait
+    if sys.platform == "win32":  # unverified: who holds parent.lock cannot be told, so wait briefly
+        deadline = time.monotonic() + min(wait, 3.0)
+        while True:
+            try:
+                handle = open(profile / "parent.lock", "ab")  # Thunderbird holds it without sharing
+                break
+            except PermissionError:
+                if time.monotonic() > deadline:
+                    raise ThunderbirdRunning(RUNNING_MESSAGE) from None
+                time.sleep(0.2)
+            except OSError as exc:
+                raise UserError(f"Cannot open Thunderbird's profile {profile}: {exc.strerror}.") from None
         with handle:
             yield
         return
@@ -79,26 +97,37 @@ def profile_lock(profile: Path) -> Iterator[None]:
     except OSError as exc:
         raise UserError(f"Cannot open Thunderbird's profile {profile}: {exc.strerror}.") from None
     try:
-        try:
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise ThunderbirdRunning(RUNNING_MESSAGE) from None
-        if _old_style_lock_held(profile):
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if _link_owner_alive(profile, with_fcntl=True):
+                    raise ThunderbirdRunning(RUNNING_MESSAGE) from None
+                if time.monotonic() > deadline:
+                    raise ThunderbirdRunning(BUSY_MESSAGE) from None
+                time.sleep(0.1)
+        if _link_owner_alive(profile, with_fcntl=False):
             raise ThunderbirdRunning(RUNNING_MESSAGE)
         yield
     finally:
         os.close(fd)  # releases the lock
 
 
-def _old_style_lock_held(profile: Path) -> bool:
-    """A ``lock`` symlink ``IP:PID`` (no ``+``: a Thunderbird without fcntl) of a live process."""
+def _link_owner_alive(profile: Path, *, with_fcntl: bool) -> bool:
+    """Whether the ``lock`` symlink (``IP:+PID`` beside the fcntl lock, ``IP:PID`` without one)
+    names a live process. A "+" link while *we* hold the fcntl lock is stale, as Thunderbird
+    itself decides (nsProfileLock)."""
     try:
         target = os.readlink(profile / "lock")
     except OSError:
         return False
     _, _, pid_text = target.rpartition(":")
-    if pid_text.startswith("+") or not pid_text.isdigit():
-        return False  # "+": placed beside the fcntl lock we now hold, so its owner is gone
+    if pid_text.startswith("+") != with_fcntl:
+        return False
+    pid_text = pid_text.lstrip("+")
+    if not pid_text.isdigit():
+        return False
     try:
         os.kill(int(pid_text), 0)
     except ProcessLookupError:

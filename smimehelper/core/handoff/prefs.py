@@ -93,8 +93,8 @@ def identity_for(prefs: dict[str, object], sender: str) -> Identity:
     have = ", ".join(sorted({i.email for i in known})) or "none"
     raise ThunderbirdSetupError(
         f"Thunderbird has no account for {sender} (its addresses: {have}), so it would send the message "
-        f"from the wrong account. Add {sender} in Thunderbird (Account Settings), or use 'Send' in "
-        "smimehelper."
+        f"from the wrong account. Add {sender} in Thunderbird (Account Settings), or send the message "
+        "with smimehelper itself (Send)."
     )
 
 
@@ -130,8 +130,8 @@ def outbox(profile: Path, prefs: dict[str, object]) -> Outbox:
         or unquote(parts.hostname or "", errors="strict").lower() != host.lower()
     ):
         raise ThunderbirdSetupError(
-            "Thunderbird's Outbox is not in its Local Folders, which smimehelper needs. Use 'Send' in "
-            "smimehelper instead."
+            "Thunderbird's Outbox is not in its Local Folders, which smimehelper needs. Send the message "
+            "with smimehelper itself (Send) instead."
         )
     directory = _server_directory(profile, prefs, server)
     if directory is None:
@@ -146,8 +146,8 @@ def outbox(profile: Path, prefs: dict[str, object]) -> Outbox:
     contract = _text(prefs, f"mail.server.{server}.storeContractID") or _text(prefs, "mail.serverDefaultStoreContractID", MBOX_STORE)
     if contract not in (MBOX_STORE, MAILDIR_STORE):
         raise ThunderbirdSetupError(
-            f"Thunderbird stores its Local Folders in a way smimehelper does not know ({contract}). Use 'Send' "
-            "in smimehelper instead."
+            f"Thunderbird stores its Local Folders in a way smimehelper does not know ({contract}). Send the "
+            "message with smimehelper itself (Send) instead."
         )
     store = "maildir" if contract == MAILDIR_STORE else "mbox"
     return Outbox(path=path, store=store, uri=uri, summary=path.with_name(path.name + ".msf"))

@@ -163,8 +163,8 @@ def find_profile(
             names = ", ".join(str(p) for p in existing)
             raise ProfileChoiceNeeded(
                 f"Thunderbird has several profiles ({names}) and smimehelper cannot tell which one you use. "
-                "Name it with --thunderbird-profile FOLDER (Thunderbird shows it under Help > "
-                "Troubleshooting Information > Profile Folder)."
+                "Choose its folder (on the command line: --thunderbird-profile FOLDER); Thunderbird shows "
+                "it under Help > Troubleshooting Information > Profile Folder."
             )
     if listed:
         raise ThunderbirdNotFound(
@@ -172,6 +172,6 @@ def find_profile(
             "once and set up your mail account, then try again."
         )
     raise ThunderbirdNotFound(
-        "Thunderbird is not set up on this computer (no Thunderbird profile was found). Use 'Send' "
-        "(smimehelper sends the message itself, encrypted), or set up your account in Thunderbird first."
+        "Thunderbird is not set up on this computer (no Thunderbird profile was found). Send the message "
+        "with smimehelper itself (Send), or set up your account in Thunderbird first."
     )

@@ -39,6 +39,19 @@ class HandedOver:
     pid: int | None = None
 
 
+def preflight(profile_dir: Path | None = None, *, start: bool = True) -> Profile:
+    """Everything that can be checked before a message exists: a profile, the program, and
+    that Thunderbird is closed -- so a long compose is not wasted on a hand-off that fails."""
+    profile = find_profile(profile_dir)
+    if start:
+        thunderbird_command(profile)
+    prefs = read_prefs(profile.path)
+    outbox(profile.path, prefs)
+    with profile_lock(profile.path, wait=0):
+        pass
+    return profile
+
+
 def queue_in_outbox(message: Path, profile: Profile) -> tuple[MessageFacts, bool, Path, str]:
     """Check ``message`` and put it into ``profile``'s Outbox (Thunderbird must be closed)."""
     facts = check_message(message)
