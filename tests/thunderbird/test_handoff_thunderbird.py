@@ -177,3 +177,32 @@ def test_thunderbird_composer_with_our_message_attached_is_not_a_safe_path(tb_wo
     assert attached.get_content_type() == "message/rfc822"  # the recipient must open it separately
     ciphertext = message.read_bytes().split(b"\r\n\r\n", 1)[1].rstrip(b"\r\n")
     assert ciphertext in arrived.data  # our own message inside is intact
+
+
+def test_a_hand_off_killed_half_way_is_never_sent(tb_world: TbWorld) -> None:
+    """kill -9 while the message is being copied leaves a fragment marked deleted; the real
+    Thunderbird ignores it and sends only the next, complete hand-off."""
+    import signal
+
+    from smimehelper.core.handoff.profiles import Profile as CoreProfile, ProfileRoot
+    from tests.core.handoff.test_queue import _child
+
+    world = tb_world
+    profile = world.profile("no-key")
+    big = world.compose(world.tmp / "big.eml", body=BODY_MARKER, attach=_attachment(world.tmp))
+    child = _child(CoreProfile(path=profile.path, name="p", root=ProfileRoot("linux", profile.home, True)), big, "slow")
+    assert child.stdout is not None
+    for _ in range(300):
+        assert child.stdout.readline().startswith("copying")
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    assert b"X-Mozilla-Status: 0808" in (profile.local_folders / "Unsent Messages").read_bytes()
+
+    message = world.compose(world.tmp / "referral.eml", body=BODY_MARKER)
+    done = world.export(message, profile)
+    assert done.returncode == 0, done.stderr
+    tb = world.attach(profile)
+    assert tb.unsent_count() == 1
+    assert tb.send_unsent_messages()["successful"] == 1
+    tb.quit()
+    judge(world, message.read_bytes(), None)

@@ -263,22 +263,3 @@ def test_many_queued_messages_share_one_connection_without_leaking(setup, smtp_s
         counts.append(len(os.listdir("/proc/self/fd")))
     assert len(server.received) == 60 and len(server.sessions) == 2  # one connection per drain
     assert counts[1] <= counts[0]
-
-
-def test_export_open_hands_the_draft_to_the_systems_mail_program(setup, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """A stand-in xdg-open records what it was asked to open (the real one starts a mail program)."""
-    run, password, tmp_path = setup
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    record = tmp_path / "opened.txt"
-    opener = bin_dir / "xdg-open"
-    opener.write_text(f"#!/bin/sh\necho \"$1\" > {record}\n")
-    opener.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    message = tmp_path / "m.eml"
-    assert run("compose", "--to", "bob@example.org", "--subject", "s", "--body", "b", "-o", str(message),
-               "--passphrase-file", str(pki.passphrase_file))[0] == 0
-    draft = tmp_path / "draft.eml"
-    code, out, err = run("export", str(message), "--to-draft", str(draft), "--open")
-    assert code == 0, err
-    assert record.read_text().strip() == str(draft)

@@ -159,7 +159,33 @@ def _status_headers(identity: Identity, newline: bytes, status: bytes = QUEUED) 
     ]) + newline
 
 
-def _copy(source: BinaryIO, out: BinaryIO, *, escape: bool, expected: int) -> bool:
+class _Writer:
+    """Buffered writes straight to a file descriptor. Unlike a BufferedWriter, a failed write
+    (full disk) leaves nothing pending that a later truncate or close would try to flush."""
+
+    def __init__(self, fd: int, position: int) -> None:
+        self.fd = fd
+        self.position = position
+        self._pending = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self._pending += data
+        if len(self._pending) >= 1 << 20:
+            self.flush()
+
+    def flush(self) -> None:
+        data, self._pending = bytes(self._pending), bytearray()
+        offset = 0
+        while offset < len(data):
+            done = os.write(self.fd, data[offset:offset + (1 << 20)])
+            offset += done
+            self.position += done
+
+    def discard(self) -> None:
+        self._pending.clear()
+
+
+def _copy(source: BinaryIO, out: _Writer, *, escape: bool, expected: int) -> bool:
     """Copy ``source`` to ``out`` line by line (bounded memory); mboxrd-escape body lines.
 
     Returns whether the copy ended with a line break. Raises if the file changed size.
@@ -190,17 +216,15 @@ def append_mbox(outbox: Outbox, message: BinaryIO, size: int, identity: Identity
     """Append one entry to the Outbox mbox (created if missing); all or nothing."""
     outbox.path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(outbox.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
-    with os.fdopen(fd, "r+b") as out:
-        if not stat.S_ISREG(os.fstat(out.fileno()).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UserError(f"Thunderbird's Outbox {outbox.path} is not a file; smimehelper leaves it alone.")
-        old_size = out.seek(0, os.SEEK_END)
+        old_size = os.lseek(fd, 0, os.SEEK_END)
+        prefix = b""
+        if old_size and os.pread(fd, 1, old_size - 1) != b"\n":
+            prefix = newline  # end the last line of a damaged mbox first
+        out = _Writer(fd, old_size)
         try:
-            prefix = b""
-            if old_size:
-                out.seek(old_size - 1)
-                if out.read(1) != b"\n":
-                    prefix = newline  # end the last line of a damaged mbox first
-            out.seek(old_size)
             separator = b"From - " + time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime()).encode("ascii") + newline
             out.write(prefix + separator + _status_headers(identity, newline, QUEUED_DELETED))
             status_at = old_size + len(prefix) + len(separator) + len(b"X-Mozilla-Status: ")
@@ -208,18 +232,19 @@ def append_mbox(outbox: Outbox, message: BinaryIO, size: int, identity: Identity
                 out.write(newline)
             out.write(newline)  # the blank line that ends an mbox entry (Thunderbird drops it)
             out.flush()
-            os.fsync(out.fileno())
-            end = out.tell()
-            out.seek(status_at)  # complete on disk: now make it a queued message
-            out.write(QUEUED)
-            out.flush()
-            os.fsync(out.fileno())
+            os.fsync(fd)
+            # Complete on disk: only now does it become a queued message.
+            if os.pwrite(fd, QUEUED, status_at) != len(QUEUED):
+                raise OSError("short write")
+            os.fsync(fd)
         except BaseException:
-            out.truncate(old_size)
-            out.flush()
-            os.fsync(out.fileno())
+            out.discard()
+            os.ftruncate(fd, old_size)
+            os.fsync(fd)
             raise
-    return Entry(path=outbox.path, offset=old_size + len(prefix), size=end - old_size)
+        return Entry(path=outbox.path, offset=old_size + len(prefix), size=out.position - old_size)
+    finally:
+        os.close(fd)
 
 
 def add_maildir(outbox: Outbox, message: BinaryIO, size: int, identity: Identity, newline: bytes) -> Entry:
@@ -229,20 +254,22 @@ def add_maildir(outbox: Outbox, message: BinaryIO, size: int, identity: Identity
     name = f"{int(time.time() * 1000)}.{uuid.uuid4().hex[:12]}.smimehelper.eml"
     tmp = outbox.path / "tmp" / name
     target = outbox.path / "cur" / name
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        with os.fdopen(fd, "wb") as out:
+        try:
+            out = _Writer(fd, 0)
             out.write(_status_headers(identity, newline))
             _copy(message, out, escape=False, expected=size)
             out.flush()
-            os.fsync(out.fileno())
-            written = out.tell()
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    return Entry(path=target, offset=0, size=written)
+    return Entry(path=target, offset=0, size=out.position)
 
 
 def forget_index(outbox: Outbox) -> None:
