@@ -45,8 +45,9 @@ from ..atomic import write_atomic
 from ..errors import InputFileError, UserError
 from .prefs import Identity, Outbox
 
-_FROM_LINE = re.compile(rb">*From ")
+_ESCAPE = re.compile(rb"(?m)^(?=>*From )")
 MAX_LINE = 1 << 16
+CHUNK = 1 << 20
 
 
 class ThunderbirdRunning(UserError):
@@ -185,28 +186,52 @@ class _Writer:
         self._pending.clear()
 
 
+def _escape(segment: bytes, at_line_start: bool) -> bytes:
+    """mboxrd: one more ">" before every line of ``segment`` that starts ``>*From ``."""
+    if b"From " not in segment:  # base64 (nearly every byte we copy) never has a space
+        return segment
+    if at_line_start:
+        return _ESCAPE.sub(b">", segment)
+    first = segment.find(b"\n") + 1
+    if first == 0:
+        return segment
+    return segment[:first] + _ESCAPE.sub(b">", segment[first:])
+
+
 def _copy(source: BinaryIO, out: _Writer, *, escape: bool, expected: int) -> bool:
-    """Copy ``source`` to ``out`` line by line (bounded memory); mboxrd-escape body lines.
+    """Copy ``source`` to ``out`` in bounded memory; with ``escape``, mboxrd-escape body lines
+    (header lines never start with "From ", and Thunderbird unescapes only the body).
 
     Returns whether the copy ended with a line break. Raises if the file changed size.
     """
-    in_body = False
-    at_line_start = True
     copied = 0
-    last = b""
-    while True:
+    last = b"\n"
+    while True:  # the header block, verbatim, up to and including the blank line
         line = source.readline(MAX_LINE)
         if not line:
             break
         copied += len(line)
-        if at_line_start:
-            if not in_body and line in (b"\r\n", b"\n"):
-                in_body = True
-            elif escape and in_body and _FROM_LINE.match(line):
-                line = b">" + line
         out.write(line)
-        at_line_start = line.endswith(b"\n")
         last = line
+        if line in (b"\r\n", b"\n"):
+            break
+    at_line_start = last.endswith(b"\n")
+    tail = b""
+    while chunk := source.read(CHUNK):
+        copied += len(chunk)
+        data = tail + chunk
+        cut = data.rfind(b"\n") + 1
+        if cut == 0 and len(data) < CHUNK:
+            tail = data  # no line end yet: wait for more
+            continue
+        cut = cut or len(data)  # a line longer than a chunk passes through in pieces
+        body, tail = data[:cut], data[cut:]
+        out.write(_escape(body, at_line_start) if escape else body)
+        at_line_start = body.endswith(b"\n")
+        last = body
+    if tail:
+        out.write(_escape(tail, at_line_start) if escape else tail)
+        last = tail
     if copied != expected:
         raise InputFileError("The message file changed while it was being handed over; try again.")
     return last.endswith(b"\n")

@@ -150,10 +150,17 @@ class _Exploding:
         self.error = error
 
     def readline(self, limit: int = -1) -> bytes:
+        self._tick()
+        return self.handle.readline(limit)
+
+    def read(self, size: int = -1) -> bytes:
+        self._tick()
+        return self.handle.read(min(size, 1000))
+
+    def _tick(self) -> None:
         self.left -= 1
         if self.left < 0:
             raise self.error
-        return self.handle.readline(limit)
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), OSError(5, "Input/output error")])
@@ -164,7 +171,7 @@ def test_a_failure_half_way_leaves_the_outbox_as_it_was(tmp_path: Path, error: B
         append_mbox(box, source, len(SIGNED), IDENTITY, b"\r\n")
     before = box.path.read_bytes()
     with pytest.raises(type(error)):
-        append_mbox(box, _Exploding(write(tmp_path, ENCRYPTED, "e.eml"), 500, error), len(ENCRYPTED), IDENTITY, b"\r\n")  # type: ignore[arg-type]
+        append_mbox(box, _Exploding(write(tmp_path, ENCRYPTED, "e.eml"), 30, error), len(ENCRYPTED), IDENTITY, b"\r\n")  # type: ignore[arg-type]
     assert box.path.read_bytes() == before
 
 
@@ -194,9 +201,11 @@ CHILD = textwrap.dedent('''
         def slow(source, out, **kw):
             class Slow:
                 def readline(self, limit=-1):
-                    line = source.readline(limit)
+                    return self.read(-1, source.readline(limit))
+                def read(self, size=-1, data=None):
+                    data = source.read(min(size, 1024)) if data is None else data
                     out.flush(); print("copying", flush=True); time.sleep(0.001)
-                    return line
+                    return data
             return real(Slow(), out, **kw)
         outbox._copy = slow
     try:
@@ -231,7 +240,7 @@ def test_kill_9_half_way_leaves_only_a_deleted_fragment(tmp_path: Path) -> None:
     profile = make_profile(tmp_path)
     child = _child(profile, write(tmp_path, ENCRYPTED), "slow")
     assert child.stdout is not None
-    for _ in range(200):
+    for _ in range(20):
         assert child.stdout.readline().startswith("copying")
     child.send_signal(signal.SIGKILL)
     child.wait(10)
@@ -316,3 +325,26 @@ def test_session_points_thunderbird_at_the_outbox(tmp_path: Path) -> None:
         session.write_text(odd)
         assert not show_outbox_at_start(profile.path, box)
         assert session.read_text() == odd  # left alone
+
+
+def _reference_escape(message: bytes) -> bytes:
+    head, sep, body = message.partition(b"\r\n\r\n")
+    lines = body.split(b"\n")
+    return head + sep + b"\n".join(b">" + line if line.lstrip(b">").startswith(b"From ") else line for line in lines)
+
+
+@pytest.mark.parametrize("shift", [0, 1, 3, 5, 6, 7])
+def test_escaping_is_exact_across_chunk_boundaries_and_giant_lines(tmp_path: Path, shift: int) -> None:
+    from smimehelper.core.handoff.outbox import CHUNK
+
+    header = HEAD + b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"\r\n\r\n"
+    filler = b"x" * (CHUNK - len(header) - shift) + b"\r\n"  # the next line starts right at (or near) the boundary
+    giant = b"From " + b"y" * (2 * CHUNK) + b"\r\n"  # longer than a chunk, escaped once
+    message = header + filler + b">>From the boundary\r\n" + giant + b"From\r\nFrom x\r\nlast From line without end"
+    profile = make_profile(tmp_path)
+    box = outbox(profile.path, read_prefs(profile.path))
+    with open(write(tmp_path, message), "rb") as source:
+        append_mbox(box, source, len(message), IDENTITY, b"\r\n")
+    raw = box.path.read_bytes()
+    start = raw.index(HEAD)
+    assert raw[start:] == _reference_escape(message) + b"\r\n\r\n"  # line ended, then the blank line
