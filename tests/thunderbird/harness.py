@@ -556,25 +556,41 @@ class Thunderbird:
         self._logins_added = True
 
     def unsent_count(self) -> int:
-        """Messages Thunderbird sees in Local Folders > Outbox ("Unsent Messages")."""
+        """Messages Thunderbird sees in Local Folders > Outbox ("Unsent Messages"); raises
+        MarionetteError while it is still rebuilding the folder's index."""
         return int(self._in_main(
             """
+            // Through the folder's index itself: it throws while the index is being rebuilt,
+            // where getTotalMessages() would answer a stale 0.
             const folder = MailServices.accounts.localFoldersServer.rootFolder.getChildNamed("Unsent Messages");
-            return folder.getTotalMessages(false);
+            return [...folder.msgDatabase.enumerateMessages()].length;
             """
         ))
+
+    def wait_unsent(self, expected: int, timeout: float = 20.0) -> int:
+        """``unsent_count()`` once it equals ``expected`` (Thunderbird rebuilds the Outbox
+        index in the background after start); the last count seen when it does not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                count = self.unsent_count()
+            except MarionetteError:  # the folder's index is being rebuilt
+                count = -1
+            if count == expected or time.monotonic() > deadline:
+                return count
+            time.sleep(0.2)
 
     def _in_main(self, source: str, *args: Any, timeout_ms: int = 60_000) -> Any:
         m = self._m()
         m.switch_to(self.main_handle)
         return m.script(source, *args, timeout_ms=timeout_ms)
 
-    def send_unsent_messages(self, timeout: float = 90.0) -> dict[str, Any]:
+    def send_unsent_messages(self, timeout: float = 90.0, start_timeout: float = 15.0) -> dict[str, Any]:
         """File > Send Unsent Messages, as the menu item does it; waits until it finished.
 
         Returns what Thunderbird's send-later service reported (``started``, ``tried``,
         ``successful``, ``status``, ``errors``); ``started`` is False if Thunderbird did not
-        even begin (it saw no message in the Outbox) within 15 s.
+        even begin (it saw no message in the Outbox) within ``start_timeout`` seconds.
         """
         self.remember_passwords()
         return dict(self._in_main(
@@ -599,13 +615,14 @@ class Thunderbird:
                   sendLater.removeListener(listener);
                   resolve({started: false, tried: 0, successful: 0, errors: errors});
                 }
-              }, 15000);
+              }, arguments[0]);
             });
             // The File menu's own item, as a click on it: <menuitem id="menu_sendunsentmsgs"
             // command="cmd_sendUnsentMsgs"> (messenger.xhtml).
             document.getElementById("menu_sendunsentmsgs").doCommand();
             return done;
             """,
+            int(start_timeout * 1000),
             timeout_ms=int(timeout * 1000),
         ))
 

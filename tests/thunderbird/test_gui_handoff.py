@@ -52,7 +52,7 @@ def test_send_with_thunderbird_from_compose(qtbot, ctx: GuiContext, pki_home: se
     assert view.to_field.entries() == []  # handed over: a second click cannot queue it twice
 
     tb = world.attach(profile)
-    assert tb.unsent_count() == 1
+    assert tb.wait_unsent(1) == 1
     assert tb.send_unsent_messages()["successful"] == 1
     tb.quit()
     [arrived] = world.smtp.received

@@ -76,20 +76,22 @@ def test_outbox_handoff_sends_our_message_unchanged(tb_world: TbWorld, variant: 
     assert "Opened in Thunderbird" in done.stdout and "File > Send Unsent Messages" in done.stdout
 
     tb = world.attach(profile)  # the Thunderbird smimehelper started, still running
-    assert tb.unsent_count() == 1  # the Outbox shows the message before anything is clicked
+    assert tb.wait_unsent(1) == 1  # the Outbox shows the message before anything is clicked
     assert world.smtp.data_attempts == []  # nothing leaves before the user's click
     result = tb.send_unsent_messages()
     assert result["started"] and result["successful"] == 1, result
     judge(world, original, attachment)
-    assert tb.unsent_count() == 0
+    assert tb.wait_unsent(0) == 0
     tb.quit()
     outbox = profile.local_folders / "Unsent Messages"
     assert b"X-Mozilla-Status: 0808" in outbox.read_bytes()  # marked sent: a rebuilt index never resends
 
-    # Thunderbird started again with the same profile sends nothing again.
+    # Started again with the index rebuilt from the file, Thunderbird has nothing left to send.
     world.smtp.reset()
+    (profile.local_folders / "Unsent Messages.msf").unlink()
     again = world.start(profile)
-    assert again.unsent_count() == 0
+    assert again.wait_unsent(0) == 0
+    assert again.send_unsent_messages(start_timeout=5)["successful"] == 0
     again.quit()
     assert world.smtp.data_attempts == []
 
@@ -124,7 +126,7 @@ def test_maildir_profile_and_two_messages_with_from_lines(tb_world: TbWorld) -> 
         assert "start Thunderbird to send it" in done.stdout
     assert b"\n>>From a quote" in (mbox.local_folders / "Unsent Messages").read_bytes()
     tb = world.start(mbox)
-    assert tb.unsent_count() == 2
+    assert tb.wait_unsent(2) == 2
     assert tb.send_unsent_messages()["successful"] == 2
     tb.quit()
     arrived = sorted(m.data for m in world.smtp.received)
@@ -146,7 +148,7 @@ def test_running_thunderbird_is_refused_and_nothing_changes(tb_world: TbWorld) -
     assert done.returncode == 2
     assert "Thunderbird is open. Close Thunderbird" in done.stderr
     assert outbox.read_bytes() == before
-    assert tb.unsent_count() == 0
+    assert tb.wait_unsent(0) == 0
     tb.quit()
     assert world.smtp.data_attempts == []
 
@@ -202,7 +204,7 @@ def test_a_hand_off_killed_half_way_is_never_sent(tb_world: TbWorld) -> None:
     done = world.export(message, profile)
     assert done.returncode == 0, done.stderr
     tb = world.attach(profile)
-    assert tb.unsent_count() == 1
+    assert tb.wait_unsent(1) == 1
     assert tb.send_unsent_messages()["successful"] == 1
     tb.quit()
     judge(world, message.read_bytes(), None)
