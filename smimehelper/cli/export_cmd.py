@@ -47,8 +47,10 @@ def run_export(args: argparse.Namespace) -> int:
             error(REMOVED.format(option=option))
             return exit_codes.BAD_INPUT
     from ..services.handoff import open_in_thunderbird
+    from ..services.stores import Stores
 
-    report = open_in_thunderbird(args.message, profile_dir=args.thunderbird_profile, start=not args.no_start)
+    report = open_in_thunderbird(args.message, profile_dir=args.thunderbird_profile, start=not args.no_start,
+                                 stores=Stores.open(args.home))
     handed = report.handed
     if args.json:
         emit_json({

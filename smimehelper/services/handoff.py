@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.errors import AddressError
-from ..core.handoff.thunderbird import HandedOver, hand_to_thunderbird
+from ..core.handoff.message import check_message
+from ..core.handoff.thunderbird import HandedOver, hand_to_thunderbird, preflight
 from .compose import ComposeInput, ComposeOutcome, compose_message
 from .stores import Stores
 
@@ -45,9 +46,26 @@ def describe(handed: HandedOver) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def open_in_thunderbird(message: Path, *, profile_dir: Path | None = None, start: bool = True) -> HandoffReport:
-    """Put ``message`` into Thunderbird's Outbox and start Thunderbird (see module doc)."""
-    handed = hand_to_thunderbird(message, profile_dir=profile_dir, start=start)
+def open_in_thunderbird(message: Path, *, profile_dir: Path | None = None, start: bool = True,
+                        stores: Stores | None = None) -> HandoffReport:
+    """Put ``message`` into Thunderbird's Outbox and start Thunderbird (see module doc).
+
+    With ``stores`` the hand-off is written to the disclosure log first (method "handoff"),
+    after every check that can fail without touching anything -- a refused hand-off is not a
+    disclosure -- and before the Outbox is changed; if the log cannot be written, nothing is
+    handed over.
+    """
+    profile = preflight(profile_dir, start=start)
+    check_message(message)
+    if stores is None:
+        handed = hand_to_thunderbird(message, profile_dir=profile.path, start=start)
+    else:
+        from . import disclosure
+
+        record = disclosure.record_for_message(stores, message, method="handoff", via=f"Thunderbird's Outbox ({profile.path})")
+        with disclosure.transfer(stores, record) as logged:
+            handed = hand_to_thunderbird(message, profile_dir=profile.path, start=start)
+            logged.done("handed-over", note="in Thunderbird's Outbox; it sends when the user chooses Send Unsent Messages")
     return HandoffReport(handed=handed, lines=describe(handed))
 
 
@@ -77,5 +95,5 @@ def compose_for_thunderbird(
             replace(request, out=Path(folder) / "message.eml"), ask_passphrase, stores=stores,
             progress=progress, cancelled=cancelled,
         )
-        report = open_in_thunderbird(outcome.result.path, profile_dir=profile_dir)
+        report = open_in_thunderbird(outcome.result.path, profile_dir=profile_dir, stores=stores)
     return ComposedHandoff(outcome=outcome, report=report)

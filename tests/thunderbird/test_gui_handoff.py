@@ -13,6 +13,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from smimehelper import services
+from smimehelper.core.disclosure.report import transfers
+from smimehelper.services import disclosure
 from smimehelper.gui.compose import ComposeView
 from smimehelper.gui.context import GuiContext
 from tests.gui.conftest import ctx, pki_home, settle  # noqa: F401 (fixtures)
@@ -33,7 +35,6 @@ def test_send_with_thunderbird_from_compose(qtbot, ctx: GuiContext, pki_home: se
     (profile.path / "MarionetteActivePort").unlink(missing_ok=True)
     monkeypatch.setattr(ctx, "identity_passphrase", lambda _parent: b"test-pass")
     leftovers = set(Path(tempfile.gettempdir()).glob("smimehelper-handoff-*"))
-    before = sorted(p.relative_to(pki_home.home) for p in pki_home.home.rglob("*"))
 
     view = ComposeView(ctx)
     qtbot.addWidget(view)
@@ -61,6 +62,11 @@ def test_send_with_thunderbird_from_compose(qtbot, ctx: GuiContext, pki_home: se
     inner = openssl_decrypt(arrived.data, pki.entity("bob").cert_pem, pki.entity("bob").key_path)
     assert MARKER.encode() in openssl_verify(inner, pki.root.cert_pem, attime=pki.now)
 
-    # No copy of the message anywhere but in Thunderbird: not in the data folder, not in /tmp.
-    assert sorted(p.relative_to(pki_home.home) for p in pki_home.home.rglob("*")) == before
+    # No copy of the message anywhere but in Thunderbird: not in the data folder (which holds the
+    # disclosure log's record of the hand-off, never the message), not in /tmp.
+    files = [p for p in pki_home.home.rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix == ".eml" or arrived.data[-2000:] in p.read_bytes() or MARKER.encode() in p.read_bytes()]
     assert set(Path(tempfile.gettempdir()).glob("smimehelper-handoff-*")) == leftovers
+    [logged] = transfers(disclosure.log_for(pki_home))  # recorded before it was handed over
+    assert logged.transfer.method == "handoff" and logged.outcomes[-1].outcome == "handed-over"
+

@@ -123,7 +123,7 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
         self.purpose_edit.addItems(PURPOSES)
         self.purpose_edit.setAccessibleName("Purpose of the disclosure")
         self.purpose_edit.setToolTip("Recorded in the disclosure log (not sent): why the patient's files are disclosed.")
-        purpose_label = QLabel("Purpose (&why):")
+        purpose_label = QLabel("Purpose (wh&y):")
         purpose_label.setBuddy(self.purpose_edit)
         form.addRow(purpose_label, self.purpose_edit)
         outer.addLayout(form)
