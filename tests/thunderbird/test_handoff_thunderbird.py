@@ -18,7 +18,6 @@ import pytest
 
 from tests.judges import openssl_decrypt, openssl_verify
 from tests.thunderbird.conftest import VARIANTS, TbWorld
-from tests.thunderbird.harness import Thunderbird
 
 BODY_MARKER = "BODYMARKER-Q7Z2 Patient Erika Mustermann, born 1961-04-12"
 FILE_MARKER = b"ATTACHMENTMARKER-X9K4"
