@@ -1,4 +1,4 @@
-"""``smimehelper account``, ``send``, ``outbox`` and ``export``: getting messages out."""
+"""``smimehelper account``, ``send`` and ``outbox``: getting messages out (``export``: export_cmd.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 
 from .. import services
 from ..core.errors import PassphraseError
-from ..core.transport import handoff, imap
 from ..core.transport.accounts import PRESETS, make_account, preset_for
 from . import exit_codes, signin_cmd
 from .commands import HELP
@@ -62,16 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     orm.add_argument("id")
     orm.set_defaults(handler=run_outbox_remove)
 
-    export = subparsers.add_parser("export", help=HELP["export"])
-    export.add_argument("message", type=Path, metavar="MESSAGE.eml")
-    target = export.add_mutually_exclusive_group(required=True)
-    target.add_argument("--to-draft", type=Path, metavar="FILE.eml", help="write a copy that Outlook opens as a draft")
-    target.add_argument("--imap-drafts", action="store_true", help="put it in the Drafts folder of your account")
-    export.add_argument("--open", action="store_true", help="open the draft with your mail program")
-    export.add_argument("--account", metavar="ADDR")
-    export.add_argument("--password-file", type=Path, metavar="FILE")
-    export.set_defaults(handler=run_export)
-
 
 def password_asker(password_file: Path | None):  # type: ignore[no-untyped-def]
     def ask(account):  # type: ignore[no-untyped-def]
@@ -110,7 +99,7 @@ def run_account_add(args: argparse.Namespace) -> int:
     say(f"Account {account.email}: sending via {account.smtp_host}:{account.smtp_port} ({account.security.upper()}), "
         f"at most {account.size_limit / 1e6:.0f} MB per message.")
     if account.imap_host:
-        say(f"Copies to Sent and Drafts via {account.imap_host}:{account.imap_port} ({account.imap_security.upper()}).")
+        say(f"Copies to Sent via {account.imap_host}:{account.imap_port} ({account.imap_security.upper()}).")
     preset = preset_for(email, args.provider)
     if preset:
         say(f"Settings from the {preset.name} preset. {preset.note}")
@@ -211,27 +200,4 @@ def run_outbox_retry(args: argparse.Namespace) -> int:
 def run_outbox_remove(args: argparse.Namespace) -> int:
     item = services.Stores.open(args.home).outbox.remove(args.id)
     say(f"Removed {item.id} from the outbox.")
-    return exit_codes.OK
-
-
-def run_export(args: argparse.Namespace) -> int:
-    from ..services import disclosure
-
-    stores = services.Stores.open(args.home)
-    if args.to_draft is not None:
-        record = disclosure.record_for_message(stores, args.message, method="handoff", via=f"draft file {args.to_draft}")
-        with disclosure.transfer(stores, record) as logged:  # recorded before it is handed over
-            path = handoff.write_draft(args.message, args.to_draft)
-            if args.open:
-                handoff.open_with_system(path)
-            logged.done("handed-over", note=f"draft written to {path}" + (" and opened in the mail program" if args.open else ""))
-        say(f"Wrote {path}: Outlook opens it as a draft ready to send.")
-        return exit_codes.OK
-    account = stores.accounts.get(args.account)
-    password = services.password_source(stores, password_asker(args.password_file), signin_cmd.interactive_sign_in())(account)
-    record = disclosure.record_for_message(stores, args.message, method="handoff", via=f"Drafts folder of {account.email}")
-    with disclosure.transfer(stores, record) as logged:
-        folder = imap.append(account, password, "\\Drafts", args.message, draft=True)
-        logged.done("handed-over", note=f"put in the folder {folder} of {account.email}")
-    say(f"Put the message in the folder {folder} of {account.email}: open your mail program and send it from there.")
     return exit_codes.OK

@@ -1,8 +1,10 @@
-"""Copies into the user's own mailbox over IMAP: the Sent folder after sending, Drafts for a
-message to finish in the mail program. TLS (993) or STARTTLS (143) only, certificate checked.
+"""Copies into the user's own mailbox over IMAP: the Sent folder after sending. TLS (993) or
+STARTTLS (143) only, certificate checked.
 
-Folders are found by their RFC 6154 SPECIAL-USE flag (\\Sent, \\Drafts), else by the names the
-big providers and mail programs use.
+The folder is found by its RFC 6154 SPECIAL-USE flag (\\Sent), else by the names the big
+providers and mail programs use. There is deliberately no Drafts hand-off: mail programs
+re-compose a draft, and the real Thunderbird then sent it in clear or empty (issue 10,
+core/handoff).
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from .smtp import tls_context
 
 FALLBACK_NAMES = {
     "\\Sent": ("Sent", "Sent Items", "Sent Messages", "Sent Mail", "[Gmail]/Sent Mail", "INBOX.Sent", "Gesendet", "Gesendete Elemente"),
-    "\\Drafts": ("Drafts", "Draft", "[Gmail]/Drafts", "INBOX.Drafts", "Entwürfe"),
 }
 _LIST_LINE = re.compile(rb'\((?P<flags>[^)]*)\) (?:"(?P<delim>[^"]*)"|NIL) (?P<name>.+)$')
 
@@ -125,7 +126,7 @@ def _oauth_login(conn: imaplib.IMAP4, account: Account, tokens: TokenSource) -> 
 
 
 def find_folder(conn: imaplib.IMAP4, use: str) -> str:
-    """The folder flagged ``use`` (\\Sent or \\Drafts), else one with a usual name."""
+    """The folder flagged ``use`` (\\Sent), else one with a usual name."""
     status, lines = conn.list()
     if status != "OK":
         raise ImapError("The IMAP server did not list its folders.")
@@ -154,14 +155,13 @@ def _quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def append(account: Account, password: Credential, use: str, message: Path, *, draft: bool = False) -> str:
-    """Append ``message`` to the \\Sent or \\Drafts folder; returns the folder name."""
+def append(account: Account, password: Credential, use: str, message: Path) -> str:
+    """Append ``message`` to the \\Sent folder; returns the folder name."""
     data = message.read_bytes()
     conn = connect(account, password)
     try:
         folder = find_folder(conn, use)
-        flags = "(\\Seen \\Draft)" if draft else "(\\Seen)"
-        status, response = conn.append(_quote(folder), flags, imaplib.Time2Internaldate(time.time()), data)
+        status, response = conn.append(_quote(folder), "(\\Seen)", imaplib.Time2Internaldate(time.time()), data)
         if status != "OK":
             raise ImapError(f"The IMAP server did not store the copy in {folder}: {response}.")
         return folder

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from ... import services
 from ...core.errors import UserError
 from ...core.transport.accounts import Account, make_account, preset_for
+from ..compose.texts import MAIL_PROGRAM_PATHS
 from ..style import icon
 from .sign_in import SignInBox
 from .widgets import COLOURS, SECURITY_CHOICES, StatusLine, _alive, _wrapped
@@ -115,6 +116,8 @@ class AccountPage(QWizardPage):
         self.provider_note.setVisible(False)
         self.password_note = _wrapped()
         self.password_note.setStyleSheet(f"color: {COLOURS['info']};")
+        self.paths_note = _wrapped(MAIL_PROGRAM_PATHS)
+        self.paths_note.setAccessibleName("How messages leave")
 
         self.test_button = QPushButton(icon("send"), "&Test connection")
         self.test_button.setToolTip("Connect to the server, log in and quit: nothing is sent")
@@ -134,6 +137,8 @@ class AccountPage(QWizardPage):
         layout.addWidget(self.password_note)
         layout.addSpacing(6)
         layout.addLayout(test_row)
+        layout.addSpacing(6)
+        layout.addWidget(self.paths_note)
         layout.addStretch(1)
 
     # -- QWizardPage ----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The outbox state machine, account presets and the draft hand-off, without a network."""
+"""The outbox state machine and account presets, without a network."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from smimehelper.core.secrets import OsKeyring
-from smimehelper.core.transport import handoff
 from smimehelper.core.transport.accounts import AccountError, AccountStore, PRESETS, make_account
 from smimehelper.core.transport.outbox import FAILED, HANDED_OVER, QUEUED, SENDING, SENT, Outbox
 
@@ -89,11 +88,3 @@ def test_account_store_never_writes_the_password(tmp_path: Path) -> None:
     store.remove("x@gmail.com")
     with pytest.raises(AccountError):
         store.get()
-
-
-def test_draft_copy_adds_only_x_unsent(tmp_path: Path) -> None:
-    source = _message(tmp_path, b"From: a@example.org\r\nSubject: s\r\n\r\n" + b"x" * 3_000_000)
-    draft = handoff.write_draft(source, tmp_path / "draft.eml")
-    assert draft.read_bytes() == b"X-Unsent: 1\r\n" + source.read_bytes()
-    again = handoff.write_draft(draft, tmp_path / "again.eml")
-    assert again.read_bytes() == draft.read_bytes()  # never two X-Unsent lines
