@@ -29,6 +29,7 @@ from .cms.stream_reader import (
 )
 from .cms.verify import check_signer, message_certificates
 from .errors import DecryptionError, InputFileError, MessageFormatError
+from .files import open_regular
 from .identity import Identity
 from .mime.html_text import html_to_text
 from .mime.parser import Entity, decoded_body, parse_entity, read_region, split_multipart
@@ -103,14 +104,7 @@ def open_message(
     now: dt.datetime | None = None,
 ) -> OpenedMessage:
     now = now or dt.datetime.now(dt.timezone.utc)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise InputFileError(f"The message {path} does not exist.") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path} is a folder, not a message file.") from None
-    except OSError as exc:
-        raise InputFileError(f"The message {path} cannot be read: {exc.strerror}.") from None
+    handle = open_regular(path, "message file")  # a folder, FIFO or device: a clear error, no hang
     with handle:
         return open_source(handle, identities=identities, anchors=anchors, save_dir=save_dir, now=now)
 

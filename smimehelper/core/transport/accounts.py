@@ -165,8 +165,14 @@ def make_account(
         if imap_security not in ("starttls", "tls"):
             raise AccountError("--imap-security must be tls (port 993) or starttls (port 143).")
         imap_port = imap_port or (993 if imap_security == "tls" else 143)
-    if cafile is not None and not Path(cafile).is_file():
-        raise AccountError(f"The CA file {cafile} does not exist.")
+    if cafile is not None:
+        from ..errors import InputFileError
+        from ..files import regular_size
+
+        try:
+            regular_size(Path(cafile), "CA file")  # missing, a folder, a FIFO: a clear error
+        except InputFileError as exc:
+            raise AccountError(str(exc)) from None
     # The preset's sign-in applies to its own servers, or wherever the user named the provider.
     oauth = _oauth_settings(email, preset if preset and (host == preset.smtp_host or provider) else None, auth=auth, client_id=oauth_client_id,
                             client_secret=oauth_client_secret, tenant=oauth_tenant, issuer=oauth_issuer, scopes=oauth_scopes, sasl=sasl)
