@@ -7,7 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import AddressError
 from ..core.transport.accounts import Account, Credential
 from ..core.transport.delivery import BUSY_WAIT_SECONDS, Delivered, drain
 from ..core.transport.outbox import OutboxItem
@@ -37,25 +36,12 @@ def password_source(stores: Stores, ask: AskPassword | None, sign_in: SignIn | N
 
 
 def _envelope(message: Path) -> tuple[str, tuple[str, ...], str]:
-    """Sender, recipients (To + Cc) and subject from a message's headers."""
-    from email.utils import getaddresses
+    """Sender, recipients (To + Cc) and subject from a message's headers, refused when the
+    header block could hide or add a recipient (core/mime/envelope.py)."""
+    from ..core.mime.envelope import read_envelope
 
-    from ..core.mime.parser import parse_entity
-
-    with open(message, "rb") as handle:
-        size = handle.seek(0, 2)
-        entity = parse_entity(handle, 0, size)
-    headers = entity.headers
-    if headers.get("Bcc"):
-        raise AddressError(
-            f"{message} has a Bcc header, which would show the Bcc recipients to everyone. "
-            "Use 'smimehelper compose --bcc' instead: each Bcc recipient gets a separate copy."
-        )
-    senders = [a for _, a in getaddresses([str(headers.get("From", ""))]) if a]
-    recipients = tuple(dict.fromkeys(a.lower() for _, a in getaddresses([str(v) for v in headers.get_all("To", []) + headers.get_all("Cc", [])]) if a))
-    if not senders or not recipients:
-        raise AddressError(f"{message} has no From or no To/Cc address, so it cannot be sent.")
-    return senders[0].lower(), recipients, str(headers.get("Subject", ""))
+    envelope = read_envelope(message)
+    return envelope.sender, envelope.recipients, envelope.subject
 
 
 def queue_message(stores: Stores, message: Path, account_email: str | None, *, recipients: tuple[str, ...] | None = None,
@@ -113,7 +99,8 @@ def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword 
 
 def queue_composed(stores: Stores, outcome: ComposeOutcome, account_email: str | None) -> list[OutboxItem]:
     """The main message (To + Cc) and each Bcc copy (to that address only) into the outbox."""
-    items = [queue_message(stores, outcome.result.path, account_email)]
+    # The recipients the user gave (To + Cc), not what the file's headers say now.
+    items = [queue_message(stores, outcome.result.path, account_email, recipients=outcome.result.envelope_recipients or None)]
     for copy in outcome.bcc_copies:
         items.append(queue_message(stores, copy.result.path, account_email, recipients=(copy.address,), append_to_sent=False))
     return items

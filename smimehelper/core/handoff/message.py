@@ -16,6 +16,7 @@ from email.utils import getaddresses
 from pathlib import Path
 
 from ..errors import InputFileError, UserError
+from ..mime.envelope import check_headers
 from ..mime.parser import parse_entity
 
 ENCRYPTED_TYPES = ("application/pkcs7-mime", "application/x-pkcs7-mime")
@@ -50,6 +51,7 @@ def check_message(path: Path) -> MessageFacts:
         raise InputFileError(f"{path} is not a message file (.eml); choose the file smimehelper wrote.")
     if info.st_size == 0:
         raise InputFileError(f"{path} is empty; it is not a message.")
+    check_headers(path)  # a tampered header block could add recipients the mail program obeys
     try:
         with open(path, "rb") as handle:
             entity = parse_entity(handle, 0, info.st_size)
