@@ -65,7 +65,7 @@ def import_identity_file(stores: Stores, p12: Path, passphrase: bytes, *, use_ke
             )
         return passphrase
 
-    return identities.import_pkcs12(Path(p12), ask, ask_new=ask_new)
+    return identities.import_pkcs12(Path(p12), ask, ask_new=ask_new, now=clock())
 
 
 @dataclass(frozen=True)
