@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from .cert_status import CertStatus
 from .certs import cert_emails, describe
 from .errors import AddressError, CertificateError, UserError
-from .jsonstore import read_document, write_document
+from .jsonstore import read_document, save_document
 
 SCHEMA = 1
 
@@ -161,7 +161,7 @@ class ContactStore:
         raise CertificateError(first.reason or f"The certificate for {email} cannot be used.")
 
     def _save(self, entries: list[ContactCert]) -> None:
-        write_document(
+        save_document(
             self.path, "contacts", SCHEMA,
             {"entries": [
                 {"email": e.email, "fingerprint": e.fingerprint, "certificate": _pem(e.cert),

@@ -50,11 +50,17 @@ def write_document(path: Path, kind: str, schema: int, body: dict[str, Any], *, 
         batch.make_dirs(path.parent)
         batch.write(path, data)
         return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomic(path, data)
+
+
+def save_document(path: Path, kind: str, schema: int, body: dict[str, Any], *, what: str = "") -> None:
+    """:func:`write_document` for a change the user asked for: a full or read-only data folder
+    becomes a :class:`StoreError` that says so (the file is then unchanged)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(path, data)
+        write_document(path, kind, schema, body)
     except OSError as exc:
-        raise store_error(path, exc) from None
+        raise store_error(path, exc, what) from None
 
 
 def store_error(path: Path, exc: OSError, what: str = "") -> StoreError:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import AtomicBatch
-from .jsonstore import read_document, write_document
+from .jsonstore import read_document, save_document, write_document
 
 SCHEMA = 1
 
@@ -24,4 +24,7 @@ class Settings:
         doc = read_document(self.path, "settings", SCHEMA) or {}
         body = {k: v for k, v in doc.items() if k not in ("kind", "schema")}
         body[name] = value
-        write_document(self.path, "settings", SCHEMA, body, batch=batch)
+        if batch is not None:
+            write_document(self.path, "settings", SCHEMA, body, batch=batch)
+        else:
+            save_document(self.path, "settings", SCHEMA, body)

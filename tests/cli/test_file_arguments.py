@@ -94,6 +94,9 @@ def _argv(pki: Pki, w: dict[str, Path], case: str, bad: Path) -> list[str]:
         "open --key": ["open", str(w["message"]), "--key", b, "--passphrase-file", pw],
         "open --passphrase-file": ["open", str(w["message"]), "--key", p12, "--passphrase-file", b],
         "open --trust": ["open", str(w["message"]), "--trust", b, "--passphrase-file", pw],
+        "package --body-file": ["package", "--to", "x@example.org", "--subject", "s", "--body-file", b, "-o", out],
+        "package --attach": ["package", "--to", "x@example.org", "--subject", "s", "--body", "x", "--attach", b, "-o", out],
+        "package --passphrase-file": ["package", "--to", "x@example.org", "--subject", "s", "--body", "x", "--passphrase-file", b, "-o", out],
     }
     return ["--home", str(w["home"]), *table[case]]
 
@@ -104,6 +107,7 @@ CASES = [
     "identity new --passphrase-file", "identity import-cert", "contacts import", "trust add",
     "account add --password-file", "account add --cafile", "send", "send --password-file", "export", "open",
     "open --key", "open --passphrase-file", "open --trust",
+    "package --body-file", "package --attach", "package --passphrase-file",
 ]
 EXPECTED = {"zero": "is a device", "fifo": "is a named pipe (FIFO)", "folder": "is a folder", "socket": "socket"}
 

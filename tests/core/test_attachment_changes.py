@@ -53,7 +53,7 @@ def _delete(path: Path) -> None:
 
 CHANGES: dict[str, tuple[Callable[[Path], None], str]] = {
     "truncated": (_truncate, "shortened"),
-    "grown": (_grow, "is now"),
+    "grown": (_grow, "grew"),
     "rewritten": (_rewrite_same_size, "modified"),
     "replaced": (_replace, "replaced"),
     "deleted": (_delete, "replaced"),
@@ -97,7 +97,7 @@ def test_change_between_adding_and_composing_is_caught(pki: Pki, tmp_path: Path)
     study.write_bytes(os.urandom(SIZE))
     request = _request(pki, study)  # stat taken here (the GUI: when the file was added)
     _rewrite_same_size(study)
-    with pytest.raises(AttachmentChanged, match="not the file it was"):
+    with pytest.raises(AttachmentChanged, match="it was modified"):
         compose_to_file(request, tmp_path / "out.eml")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.dcm"]
 
@@ -111,3 +111,18 @@ def test_unchanged_file_still_composes_and_verifies(pki: Pki, tmp_path: Path) ->
     bob = pki["bob"]
     content = openssl_verify(openssl_decrypt(out, bob.cert_pem, bob.key_path), pki.root.cert_pem, attime=REFERENCE_NOW)
     assert len(content) > SIZE
+
+
+def test_password_package_checks_the_same_stamp(tmp_path: Path) -> None:
+    """The package writer (issue 12) reads attachments itself: same size, rewritten -> refused."""
+    from smimehelper.core.package.writer import PackageRequest, write_package
+    from tests.core.package.helpers import CREATED
+
+    study = tmp_path / "study.dcm"
+    study.write_bytes(os.urandom(SIZE))
+    attachment = prepare_attachment(study)
+    _rewrite_same_size(study)
+    with pytest.raises(AttachmentChanged, match="changed while it was being packed"):
+        write_package(PackageRequest("a@example.org", "", "", (attachment,), "correct horse battery staple extra words",
+                                     CREATED, check_strength=False), tmp_path / "p.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.dcm"]

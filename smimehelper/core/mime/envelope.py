@@ -14,6 +14,7 @@ field that RFC 5322 (3.6) and RFC 2045 allow once.
 
 from __future__ import annotations
 
+import email.errors
 import email.message
 import email.parser
 import email.policy
@@ -139,7 +140,9 @@ def _mailboxes(path: Path, headers: email.message.Message, name: str) -> list[st
         if raw is None:
             return []
         addresses = raw.addresses  # type: ignore[union-attr]
-        defects = list(getattr(raw, "defects", ()))
+        # Obsolete but unambiguous syntax (a period in a name: Dr. Dent) is fine; an invalid
+        # address list is not: mail programs would read different recipients out of it.
+        defects = [d for d in getattr(raw, "defects", ()) if not isinstance(d, email.errors.ObsoleteHeaderDefect)]
     except ValueError:  # an encoded word that decodes to CR or LF inside a name or address
         raise _refuse(path, f"the {name} header hides a line break in an encoded name") from None
     if defects:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import InputFileError
 from ..files import open_regular
@@ -77,9 +78,29 @@ class AttachmentChanged(InputFileError):
     """The file changed while the message was being written: what was read is not the file."""
 
 
-def _changed(attachment: Attachment, detail: str) -> AttachmentChanged:
+def ensure_unchanged(attachment: Attachment, handle: BinaryIO, doing: str = "read") -> None:
+    """The open file (and the path) must still be the file stamped when it was added:
+    :class:`AttachmentChanged` otherwise. Without a stamp there is nothing to compare."""
+    stamp = attachment.stamp
+    if stamp is None:
+        return
+    now = FileStamp.of(os.fstat(handle.fileno()))
+    if now.size != stamp.size:
+        raise _changed(attachment, f"it was {stamp.size} bytes and is now {now.size}", doing)
+    if now != stamp:
+        raise _changed(attachment, "it was modified" if (now.inode, now.device) == (stamp.inode, stamp.device)
+                       else "it is not the file it was when it was added", doing)
+    try:
+        at_path: FileStamp | None = FileStamp.of(os.stat(attachment.path))
+    except FileNotFoundError:
+        at_path = None
+    if at_path != stamp:
+        raise _changed(attachment, "it was removed or replaced by another file", doing)
+
+
+def _changed(attachment: Attachment, detail: str, doing: str = "read") -> AttachmentChanged:
     return AttachmentChanged(
-        f"The attachment {attachment.path} changed while it was being read ({detail}). Nothing was "
+        f"The attachment {attachment.path} changed while it was being {doing} ({detail}). Nothing was "
         "written. Wait until the file is complete (for example until an export or a copy has "
         "finished) and try again."
     )
@@ -107,10 +128,8 @@ def attachment_part(attachment: Attachment, progress: Progress | None = None) ->
     yield b"\r\n"
     encoder = Base64Stream()
     with open_regular(attachment.path, "attachment") as handle:
-        stamp = attachment.stamp
-        if stamp is not None and FileStamp.of(os.fstat(handle.fileno())) != stamp:
-            raise _changed(attachment, "it is not the file it was when it was added")
-        expected = stamp.size if stamp is not None else None
+        ensure_unchanged(attachment, handle)
+        expected = attachment.stamp.size if attachment.stamp is not None else None
         done = 0
         try:
             while True:
@@ -127,25 +146,17 @@ def attachment_part(attachment: Attachment, progress: Progress | None = None) ->
                 if progress is not None:
                     progress(len(chunk))
             extra = handle.read(1) if expected is not None else b""
-            after = os.fstat(handle.fileno())
-            try:
-                at_path: os.stat_result | None = os.stat(attachment.path)
-            except FileNotFoundError:
-                at_path = None  # removed (or renamed away) while being read
         except OSError as exc:
             raise InputFileError(
                 f"The attachment {attachment.path} could not be read to the end: {exc.strerror}. "
                 "Nothing was written."
             ) from None
-        if stamp is not None:
-            if done < stamp.size:
-                raise _changed(attachment, f"only {done} of its {stamp.size} bytes could be read; it was shortened")
-            if extra or after.st_size != stamp.size:
-                raise _changed(attachment, f"it was {stamp.size} bytes and is now {after.st_size}")
-            if FileStamp.of(after) != stamp:
-                raise _changed(attachment, "it was modified")
-            if at_path is None or FileStamp.of(at_path) != stamp:
-                raise _changed(attachment, "it was removed or replaced by another file")
+        if expected is not None:
+            if done < expected:
+                raise _changed(attachment, f"only {done} of its {expected} bytes could be read; it was shortened")
+            if extra:
+                raise _changed(attachment, f"it grew beyond the {expected} bytes it had")
+            ensure_unchanged(attachment, handle)
     tail = encoder.finish()
     if tail:
         yield tail

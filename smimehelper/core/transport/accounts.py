@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import UserError
-from ..jsonstore import read_document, write_document
+from ..jsonstore import read_document, save_document
 from ..secrets import SecretStore
 from .oauth.tokens import SignIn, TokenSource, TokenStore
 
@@ -276,7 +276,7 @@ class AccountStore:
         """Store the account; returns whether the password went to the keyring. Switching an
         account to sign-in removes its stored password (and the other way round)."""
         accounts = [a for a in self.list() if a.email != account.email] + [account]
-        write_document(self.path, "accounts", SCHEMA, {"accounts": [asdict(a) for a in accounts]})
+        save_document(self.path, "accounts", SCHEMA, {"accounts": [asdict(a) for a in accounts]}, what="The account was not saved")
         if account.uses_oauth:
             self.secrets.delete(f"account:{account.email}")
             return False
@@ -285,7 +285,7 @@ class AccountStore:
 
     def remove(self, email: str) -> Account:
         account = self.get(email)
-        write_document(self.path, "accounts", SCHEMA, {"accounts": [asdict(a) for a in self.list() if a.email != account.email]})
+        save_document(self.path, "accounts", SCHEMA, {"accounts": [asdict(a) for a in self.list() if a.email != account.email]}, what="The account was not removed")
         self.secrets.delete(f"account:{account.email}")
         self.tokens.forget(account.email)
         return account
