@@ -65,7 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def password_asker(password_file: Path | None):  # type: ignore[no-untyped-def]
     def ask(account):  # type: ignore[no-untyped-def]
         if password_file is not None:
-            return passphrase_from_file(password_file)
+            return passphrase_from_file(password_file, "password file")
         if not sys.stdin.isatty():
             raise PassphraseError(
                 f"The password for {account.username} is needed and there is no terminal to ask for "
@@ -93,7 +93,7 @@ def run_account_add(args: argparse.Namespace) -> int:
         imap_security=args.imap_security, size_limit=int(args.size_limit_mb * 1e6) if args.size_limit_mb else None,
         **signin_cmd.account_settings(args),  # type: ignore[arg-type]
     )
-    password = passphrase_from_file(args.password_file) if args.password_file else None
+    password = passphrase_from_file(args.password_file, "password file") if args.password_file else None
     stores = services.Stores.open(args.home)
     in_keyring = stores.accounts.add(account, password)
     say(f"Account {account.email}: sending via {account.smtp_host}:{account.smtp_port} ({account.security.upper()}), "

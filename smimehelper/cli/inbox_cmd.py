@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def password_asker(password_file: Path | None):  # type: ignore[no-untyped-def]
     def ask(account):  # type: ignore[no-untyped-def]
         if password_file is not None:
-            return passphrase_from_file(password_file)
+            return passphrase_from_file(password_file, "password file")
         if not sys.stdin.isatty():
             raise PassphraseError(
                 f"The password for {account.username} is needed and there is no terminal to ask for "
