@@ -24,6 +24,7 @@ import pytest
 from smimehelper import services
 from smimehelper.cli.main import main
 from tests.console import console_script
+from tests.core.handoff.test_queue import make_profile
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 
 TIMEOUT = 30
@@ -60,7 +61,7 @@ def world(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
     server.bind(str(sock_path))
     server.listen(1)
     try:
-        yield {"home": home, "password": password, "message": message, "fifo": fifo, "folder": folder,
+        yield {"profile": make_profile(base).path, "home": home, "password": password, "message": message, "fifo": fifo, "folder": folder,
                "socket": sock_path, "zero": Path("/dev/zero"), "out": base / "out"}
     finally:
         server.close()
@@ -89,7 +90,7 @@ def _argv(pki: Pki, w: dict[str, Path], case: str, bad: Path) -> list[str]:
         "account add --cafile": ["account", "add", "--email", "q@example.org", "--smtp-host", "h.example", "--cafile", b],
         "send": ["send", b],
         "send --password-file": ["send", str(w["message"]), "--password-file", b],
-        "export": ["export", b, "--to-draft", out],
+        "export": ["export", b, "--thunderbird-profile", str(w["profile"]), "--no-start"],
         "open": ["open", b, "--passphrase-file", pw],
         "open --key": ["open", str(w["message"]), "--key", b, "--passphrase-file", pw],
         "open --passphrase-file": ["open", str(w["message"]), "--key", p12, "--passphrase-file", b],
@@ -151,8 +152,7 @@ def test_folders_and_sockets_are_refused(pki: Pki, world: dict[str, Path], case:
 
 def test_public_outputs_refuse_a_fifo_without_hanging(world: dict[str, Path]) -> None:
     for argv in (["identity", "export-cert", "-o", str(world["fifo"])],
-                 ["contacts", "export", "bob@example.org", "-o", str(world["fifo"])],
-                 ["export", str(world["message"]), "--to-draft", str(world["fifo"])]):
+                 ["contacts", "export", "bob@example.org", "-o", str(world["fifo"])]):
         done = subprocess.run([str(console_script()), "--home", str(world["home"]), *argv], stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=TIMEOUT)
         assert done.returncode == 2, done.stderr

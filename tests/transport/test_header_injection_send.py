@@ -8,8 +8,8 @@ sent" and "the envelope is exactly To + Cc" are observed from the server's side:
   the delivered bytes still decrypt and verify with OpenSSL.
 - ``send`` of an existing .eml whose header block was tampered with (a bare LF or CR turning
   the rest of the Subject into a Cc line, a second Cc or To header, an encoded word hiding a
-  line break, a NUL, a stray line): refused, nothing queued, nothing sent; ``export`` refuses
-  them too.
+  line break, a NUL, a stray line): refused, nothing queued, nothing sent; ``export`` (the
+  hand-off to Thunderbird's Outbox) refuses them too.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.console import console_script
+from tests.core.handoff.test_queue import make_profile
 from tests.judges import openssl_decrypt, openssl_verify
 from tests.pki.make_pki import Pki
 from tests.transport.servers import SmtpServer
@@ -127,9 +128,10 @@ def test_send_of_a_tampered_message_gains_no_recipient(setup, smtp_server_factor
     assert "was not sent" in done.stderr and "header" in done.stderr and "Traceback" not in done.stderr
     nothing_reached(server)
     assert outbox(run) == []
-    draft = tmp_path / "draft.eml"
-    exported = real_cli("export", str(tampered), "--to-draft", str(draft))
-    assert exported.returncode == 2 and not draft.exists(), exported.stderr
+    profile = make_profile(tmp_path)  # a Thunderbird profile: the hand-off must refuse it too
+    exported = real_cli("export", str(tampered), "--thunderbird-profile", str(profile.path), "--no-start")
+    assert exported.returncode == 2 and "header lines are not sound" in exported.stderr, exported.stderr
+    assert not (profile.path / "Mail").exists()
 
 
 def test_send_of_the_clean_message_reaches_exactly_its_recipient(setup, smtp_server_factory, clean_message: Path) -> None:  # type: ignore[no-untyped-def]

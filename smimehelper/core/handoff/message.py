@@ -10,12 +10,12 @@ name its recipients in To/Cc, and carry no header the mail program would act on
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from email.utils import getaddresses
 from pathlib import Path
 
 from ..errors import InputFileError, UserError
+from ..files import open_regular
 from ..mime.envelope import check_headers
 from ..mime.parser import parse_entity
 
@@ -41,14 +41,8 @@ class MessageFacts:
 
 def check_message(path: Path) -> MessageFacts:
     """Facts of the message at ``path``, or a clear error why it must not be handed over."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise InputFileError(f"The message {path} does not exist.") from None
-    except OSError as exc:
-        raise InputFileError(f"Cannot read the message {path}: {exc.strerror}.") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise InputFileError(f"{path} is not a message file (.eml); choose the file smimehelper wrote.")
+    with open_regular(path, "message file (.eml)") as handle:  # a FIFO, device or folder: said so
+        info = os.fstat(handle.fileno())
     if info.st_size == 0:
         raise InputFileError(f"{path} is empty; it is not a message.")
     check_headers(path)  # a tampered header block could add recipients the mail program obeys
