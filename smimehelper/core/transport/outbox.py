@@ -113,16 +113,21 @@ class Outbox:
                 raise OutboxError(f"The message cannot be sent to or from {address!r}: {problem}.")
         item_id = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
         target = self.folder / item_id
-        target.mkdir(parents=True, mode=0o700)
         try:
-            size = _copy_crlf(message, target / "message.eml")
+            target.mkdir(parents=True, mode=0o700)
         except OSError as exc:
+            raise OutboxError(f"Cannot put the message in the outbox ({self.folder}): {exc.strerror}. Nothing was queued.") from None
+        try:  # all or nothing: the message and its state, or no trace of either
+            size = _copy_crlf(message, target / "message.eml")
+            stamp = _now().isoformat()
+            item = OutboxItem(item_id, QUEUED, account, envelope_from, tuple(recipients), subject, size, stamp, stamp,
+                              append_to_sent=append_to_sent, history=((stamp, QUEUED, "put in the outbox"),))
+            self._save(item)
+        except BaseException as exc:
             shutil.rmtree(target, ignore_errors=True)
-            raise OutboxError(f"Cannot put the message in the outbox: {exc.strerror}.") from None
-        stamp = _now().isoformat()
-        item = OutboxItem(item_id, QUEUED, account, envelope_from, tuple(recipients), subject, size, stamp, stamp,
-                          append_to_sent=append_to_sent, history=((stamp, QUEUED, "put in the outbox"),))
-        self._save(item)
+            if isinstance(exc, OSError):
+                raise OutboxError(f"Cannot put the message in the outbox: {exc.strerror}. Nothing was queued.") from None
+            raise
         return item
 
     @contextlib.contextmanager
