@@ -19,9 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "account": ("delivery_cmd", "your mail account (SMTP, IMAP)"),
     "send": ("delivery_cmd", "send a message (.eml) through your account, never in clear"),
     "outbox": ("delivery_cmd", "messages waiting to be sent, sent or failed"),
-    "export": ("delivery_cmd", "hand a message to your mail program (as a draft)"),
+    "export": ("export_cmd", "put a message into Thunderbird's Outbox, to send it from there unchanged"),
     "dicom": ("dicom_cmd", "what DICOM files say about the patient; remove patient details"),
     "log": ("log_cmd", "the disclosure log: list, verify, export a patient's accounting, forward to a log server"),
+    "inbox": ("inbox_cmd", "the secure messages of your mailbox (IMAP): list them, open one"),
     "gui": ("gui_cmd", "start the desktop app"),
     "demo": ("demo_cmd", "make demo certificates and a synthetic x-ray, and compose an encrypted message"),
 }

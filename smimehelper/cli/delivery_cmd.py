@@ -1,4 +1,4 @@
-"""``smimehelper account``, ``send``, ``outbox`` and ``export``: getting messages out."""
+"""``smimehelper account``, ``send`` and ``outbox``: getting messages out (``export``: export_cmd.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pathlib import Path
 
 from .. import services
 from ..core.errors import PassphraseError
-from ..core.transport import handoff, imap
 from ..core.transport.accounts import PRESETS, make_account, preset_for
-from . import exit_codes
+from . import exit_codes, signin_cmd
 from .commands import HELP
-from .output import emit_json, printable, say, warn
+from .output import emit_json, error, printable, say, warn
 from .prompt import passphrase_from_file
 
 
@@ -32,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add.add_argument("--imap-port", type=int)
     add.add_argument("--imap-security", choices=("tls", "starttls"))
     add.add_argument("--size-limit-mb", type=float, help="the largest message the account accepts (default: the provider's, else 25)")
+    signin_cmd.add_options(add)
     add.set_defaults(handler=run_account_add)
+    signin_cmd.register(sub)
     lst = sub.add_parser("list", help="your accounts")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=run_account_list)
@@ -53,27 +54,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     olist.set_defaults(handler=run_outbox_list)
     retry = osub.add_parser("retry", help="send what is waiting now (or one message, even a failed one)")
     retry.add_argument("id", nargs="?")
+    retry.add_argument("--due", action="store_true", help="only messages whose next try has come (for a timer or cron job)")
     retry.add_argument("--password-file", type=Path, metavar="FILE")
     retry.set_defaults(handler=run_outbox_retry)
     orm = osub.add_parser("remove")
     orm.add_argument("id")
     orm.set_defaults(handler=run_outbox_remove)
 
-    export = subparsers.add_parser("export", help=HELP["export"])
-    export.add_argument("message", type=Path, metavar="MESSAGE.eml")
-    target = export.add_mutually_exclusive_group(required=True)
-    target.add_argument("--to-draft", type=Path, metavar="FILE.eml", help="write a copy that Outlook opens as a draft")
-    target.add_argument("--imap-drafts", action="store_true", help="put it in the Drafts folder of your account")
-    export.add_argument("--open", action="store_true", help="open the draft with your mail program")
-    export.add_argument("--account", metavar="ADDR")
-    export.add_argument("--password-file", type=Path, metavar="FILE")
-    export.set_defaults(handler=run_export)
-
 
 def password_asker(password_file: Path | None):  # type: ignore[no-untyped-def]
     def ask(account):  # type: ignore[no-untyped-def]
         if password_file is not None:
-            return passphrase_from_file(password_file)
+            return passphrase_from_file(password_file, "password file")
         if not sys.stdin.isatty():
             raise PassphraseError(
                 f"The password for {account.username} is needed and there is no terminal to ask for "
@@ -87,7 +79,8 @@ def password_asker(password_file: Path | None):  # type: ignore[no-untyped-def]
 def _account_json(a) -> dict:  # type: ignore[no-untyped-def]
     return {"email": a.email, "smtp_host": a.smtp_host, "smtp_port": a.smtp_port, "security": a.security,
             "username": a.username, "imap_host": a.imap_host, "imap_port": a.imap_port,
-            "imap_security": a.imap_security, "size_limit": a.size_limit, "cafile": a.cafile}
+            "imap_security": a.imap_security, "size_limit": a.size_limit, "cafile": a.cafile,
+            "auth": a.auth, "oauth_provider": a.oauth_provider}
 
 
 def run_account_add(args: argparse.Namespace) -> int:
@@ -98,17 +91,20 @@ def run_account_add(args: argparse.Namespace) -> int:
         email, smtp_host=args.smtp_host, smtp_port=args.smtp_port, security=args.security, username=args.username,
         cafile=str(args.cafile) if args.cafile else None, imap_host=args.imap_host, imap_port=args.imap_port,
         imap_security=args.imap_security, size_limit=int(args.size_limit_mb * 1e6) if args.size_limit_mb else None,
+        **signin_cmd.account_settings(args),  # type: ignore[arg-type]
     )
-    password = passphrase_from_file(args.password_file) if args.password_file else None
+    password = passphrase_from_file(args.password_file, "password file") if args.password_file else None
     stores = services.Stores.open(args.home)
     in_keyring = stores.accounts.add(account, password)
     say(f"Account {account.email}: sending via {account.smtp_host}:{account.smtp_port} ({account.security.upper()}), "
         f"at most {account.size_limit / 1e6:.0f} MB per message.")
     if account.imap_host:
-        say(f"Copies to Sent and Drafts via {account.imap_host}:{account.imap_port} ({account.imap_security.upper()}).")
-    preset = preset_for(email)
+        say(f"Copies to Sent via {account.imap_host}:{account.imap_port} ({account.imap_security.upper()}).")
+    preset = preset_for(email, args.provider)
     if preset:
         say(f"Settings from the {preset.name} preset. {preset.note}")
+    if account.uses_oauth:
+        return signin_cmd.after_add(stores, account, args)
     if password and in_keyring:
         say("The password is kept in the system keyring.")
     elif password:
@@ -125,7 +121,8 @@ def run_account_list(args: argparse.Namespace) -> int:
         say("No account yet. Add yours with 'smimehelper account add --email ADDR'.")
     for a in accounts:
         imap_part = f", IMAP {a.imap_host}:{a.imap_port}" if a.imap_host else ""
-        say(f"{a.email}: SMTP {a.smtp_host}:{a.smtp_port} {a.security}{imap_part}, limit {a.size_limit / 1e6:.0f} MB")
+        login = f", signs in with {a.oauth_provider}" if a.uses_oauth else ""
+        say(f"{a.email}: SMTP {a.smtp_host}:{a.smtp_port} {a.security}{imap_part}, limit {a.size_limit / 1e6:.0f} MB{login}")
     return exit_codes.OK
 
 
@@ -135,19 +132,32 @@ def run_account_remove(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-def report(results) -> int:  # type: ignore[no-untyped-def]
+def report(results, *, others_busy_ok: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Print each outcome; exit 4 unless every message is sent (one that another smimehelper is
+    sending right now counts as done for ``outbox retry``: it is in good hands)."""
     failed = False
     for delivered in results:
         say(f"{delivered.item.id}: {printable(delivered.message)}")
+        if delivered.busy and others_busy_ok:
+            continue
         failed = failed or delivered.item.state != "sent"
     return exit_codes.DELIVERY_INCOMPLETE if failed else exit_codes.OK
+
+
+def interrupted_while_sending() -> int:
+    error("Interrupted. What was not confirmed by the mail server waits in the outbox "
+          "('smimehelper outbox list'; 'smimehelper outbox retry' sends it).")
+    return exit_codes.INTERRUPTED
 
 
 def run_send(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
     item = services.queue_message(stores, args.message, args.account)
     say(f"Queued as {item.id} for {', '.join(item.recipients)}.")
-    return report(services.send_messages(stores, [item], password_asker(args.password_file)))
+    try:
+        return report(services.send_messages(stores, [item], password_asker(args.password_file), signin_cmd.interactive_sign_in()))
+    except KeyboardInterrupt:
+        return interrupted_while_sending()
 
 
 def run_outbox_list(args: argparse.Namespace) -> int:
@@ -173,40 +183,21 @@ def run_outbox_list(args: argparse.Namespace) -> int:
 def run_outbox_retry(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
     ask = password_asker(args.password_file)
-    if args.id:
-        return report(services.send_messages(stores, [stores.outbox.get(args.id)], ask))
-    stores.outbox.recover()
-    waiting = [i for i in stores.outbox.items() if i.state == "queued"]
-    if not waiting:
-        say("Nothing is waiting to be sent.")
-        return exit_codes.OK
-    return report(services.send_messages(stores, waiting, ask))
+    try:
+        if args.id:
+            return report(services.send_messages(stores, [stores.outbox.get(args.id)], ask, signin_cmd.interactive_sign_in()))
+        stores.outbox.recover()  # only messages whose sender is gone; others are in good hands
+        waiting = [i for i in (stores.outbox.due() if args.due else stores.outbox.items()) if i.state == "queued"]
+        if not waiting:
+            say("Nothing is waiting to be sent.")
+            return exit_codes.OK
+        # Messages another smimehelper holds right now are left to it (busy_wait=0).
+        return report(services.send_messages(stores, waiting, ask, signin_cmd.interactive_sign_in(), busy_wait=0, retry_failed=False), others_busy_ok=True)
+    except KeyboardInterrupt:
+        return interrupted_while_sending()
 
 
 def run_outbox_remove(args: argparse.Namespace) -> int:
     item = services.Stores.open(args.home).outbox.remove(args.id)
     say(f"Removed {item.id} from the outbox.")
-    return exit_codes.OK
-
-
-def run_export(args: argparse.Namespace) -> int:
-    from ..services import disclosure
-
-    stores = services.Stores.open(args.home)
-    if args.to_draft is not None:
-        record = disclosure.record_for_message(stores, args.message, method="handoff", via=f"draft file {args.to_draft}")
-        with disclosure.transfer(stores, record) as logged:  # recorded before it is handed over
-            path = handoff.write_draft(args.message, args.to_draft)
-            if args.open:
-                handoff.open_with_system(path)
-            logged.done("handed-over", note=f"draft written to {path}" + (" and opened in the mail program" if args.open else ""))
-        say(f"Wrote {path}: Outlook opens it as a draft ready to send.")
-        return exit_codes.OK
-    account = stores.accounts.get(args.account)
-    password = services.password_source(stores, password_asker(args.password_file))(account)
-    record = disclosure.record_for_message(stores, args.message, method="handoff", via=f"Drafts folder of {account.email}")
-    with disclosure.transfer(stores, record) as logged:
-        folder = imap.append(account, password, "\\Drafts", args.message, draft=True)
-        logged.done("handed-over", note=f"put in the folder {folder} of {account.email}")
-    say(f"Put the message in the folder {folder} of {account.email}: open your mail program and send it from there.")
     return exit_codes.OK

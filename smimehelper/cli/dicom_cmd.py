@@ -83,10 +83,7 @@ def run_info(args: argparse.Namespace) -> int:
 def run_deidentify(args: argparse.Namespace) -> int:
     from ..services.dicom import deidentify_to_folder
 
-    from .signals import terminate_as_interrupt
-
-    with terminate_as_interrupt():
-        done = deidentify_to_folder(args.inputs, args.output, deid_options(args))
+    done = deidentify_to_folder(args.inputs, args.output, deid_options(args))  # SIGTERM: like Ctrl-C (cli.main)
     if args.json:
         emit_json({"files": [{"source": str(d.source), "output": str(d.output)} for d in done]})
     else:

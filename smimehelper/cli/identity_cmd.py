@@ -95,9 +95,9 @@ def run_import(args: argparse.Namespace) -> int:
     stores = services.Stores.open(args.home)
     ask = passphrase_asker(args.passphrase_file)
     if args.cert is not None:
-        stored = stores.identities.import_pem(args.file, args.cert, ask, ask_new=new_passphrase_asker(args.passphrase_file))
+        stored = stores.identities.import_pem(args.file, args.cert, ask, ask_new=new_passphrase_asker(args.passphrase_file), now=services.clock())
     else:
-        stored = stores.identities.import_pkcs12(args.file, ask, ask_new=new_passphrase_asker(args.passphrase_file))
+        stored = stores.identities.import_pkcs12(args.file, ask, ask_new=new_passphrase_asker(args.passphrase_file), now=services.clock())
     if args.json:
         emit_json(identity_json(stored))
         return exit_codes.OK
@@ -170,7 +170,7 @@ def run_new(args: argparse.Namespace) -> int:
 
 
 def run_import_cert(args: argparse.Namespace) -> int:
-    stored = services.Stores.open(args.home).identities.import_certificate(args.cert, passphrase_asker(args.passphrase_file))
+    stored = services.Stores.open(args.home).identities.import_certificate(args.cert, passphrase_asker(args.passphrase_file), now=services.clock())
     say("Your certificate is ready:")
     _describe(stored)
     return exit_codes.OK

@@ -7,8 +7,11 @@ Errors become one plain sentence on stderr and an exit code (0 ok, 1 a security 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -68,12 +71,55 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager, shutdown) or SIGHUP (logout, a closed terminal) arrived:
+    stopped like Ctrl-C, so every temporary file is removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _stop(signum: int, _frame: object) -> None:
+    for number in _STOP_SIGNALS:  # a second signal must not cut the clean-up short
+        signal.signal(number, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_like_ctrl_c():  # type: ignore[no-untyped-def]
+    """While a command runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+    try:
+        for number in _STOP_SIGNALS:
+            if previous[number] != signal.SIG_IGN:  # nohup: HUP stays ignored
+                signal.signal(number, _stop)
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     parser = build_parser(command_word(words))
     args = parser.parse_args(words)
+    with _signals_like_ctrl_c():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args))
+    except Terminated as exc:
+        error("Interrupted. Nothing was written.")
+        return 128 + exc.signum
     except SecurityVerdictError as exc:
         error(str(exc))
         return exit_codes.SECURITY_FAILED
@@ -87,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         error(
-            f"Something went wrong inside smimehelper ({type(exc).__name__}). No file was left "
-            "half-written. Run again with --debug and report the output."
+            f"Something went wrong inside smimehelper ({type(exc).__name__}). Run again with "
+            "--debug and report the output."
         )
         return exit_codes.INTERNAL
 

@@ -11,9 +11,9 @@ from ..core.errors import PassphraseError
 from ..services import AskPassphrase
 
 
-def passphrase_from_file(path: Path) -> bytes:
+def passphrase_from_file(path: Path, what: str = "passphrase file") -> bytes:
     """The file's content without its final line break (editors add one)."""
-    data = read_small_file(path, what="passphrase file", limit=64 * 1024)
+    data = read_small_file(path, what=what, limit=64 * 1024)
     if data.endswith(b"\r\n"):
         data = data[:-2]
     elif data.endswith(b"\n"):

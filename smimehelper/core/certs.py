@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from .errors import CertificateError, InputFileError
+from .errors import CertificateError
+from .files import read_regular_file
 
 MAX_CERT_FILE_BYTES = 10 * 1024 * 1024
 
@@ -156,21 +157,9 @@ def parse_certificates(data: bytes) -> list[x509.Certificate]:
 
 
 def read_small_file(path: Path, *, what: str, limit: int = MAX_CERT_FILE_BYTES) -> bytes:
-    """Read a file that must be small (certificates, keys), with errors a user understands."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InputFileError(f"{path} is too large to be a {what} ({size} bytes).")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(f"The {what} {path} does not exist.") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path} is a folder, not a {what}.") from None
-    except PermissionError:
-        raise InputFileError(f"The {what} {path} cannot be read (permission denied).") from None
-    except OSError as exc:
-        raise InputFileError(f"The {what} {path} cannot be read: {exc.strerror}.") from None
+    """A small file (certificate, key, passphrase): :func:`smimehelper.core.files.read_regular_file`
+    with the certificate-sized default cap (kept under this name for existing callers)."""
+    return read_regular_file(path, what, limit)
 
 
 def _first_attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:

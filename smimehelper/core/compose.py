@@ -20,7 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from .atomic import atomic_writer
+from .atomic import AtomicBatch, atomic_writer, problem_text
 from .certs import cert_emails
 from .cms import oids
 from .cms.capabilities import our_capabilities
@@ -30,7 +30,7 @@ from .cms.signed import detached_signature
 from .errors import AddressError, ComposeError, UserError
 from .identity import Identity
 from .mime.encoders import Base64Stream, base64_lines
-from .mime.headers import address_header, fold, message_id, new_boundary, parse_address
+from .mime.headers import address_header, fold, message_id, new_boundary, parse_address, refuse_control_characters
 from .mime.writer import Attachment, coalesce, content_entity
 from .pipeline import in_background
 from .validation import Purpose, require_usable
@@ -82,6 +82,7 @@ class ComposeResult:
     recipients: tuple[str, ...]  # whose certificates the message is encrypted to
     warnings: tuple[str, ...] = field(default=())
     sender: str = ""  # the From address (addr-spec), the SMTP envelope sender
+    envelope_recipients: tuple[str, ...] = ()  # To + Cc addr-specs as given: the SMTP recipients
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,13 @@ def compose_to_file(
     *,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    batch: AtomicBatch | None = None,
 ) -> ComposeResult:
     """Write the message to ``out`` (atomically). Raises a :class:`UserError` on bad input.
 
     ``progress(done, total)`` reports attachment bytes consumed; ``cancelled()`` is polled per
-    chunk and aborts without leaving a file.
+    chunk and aborts without leaving a file. With ``batch`` the finished message is kept aside
+    and appears only when the batch commits (a message and its Bcc copies: all or none).
     """
     plan = _plan(request)
     total = sum(a.size for a in request.attachments)
@@ -126,7 +129,7 @@ def compose_to_file(
     out = Path(out)
     cipher: ContentCipher | None = None
     try:
-        with atomic_writer(out) as raw:
+        with (atomic_writer(out) if batch is None else batch.writer(out)) as raw:
             sink = io.BufferedWriter(raw, WRITE_BUFFER)  # type: ignore[arg-type]
             entity = coalesce(content_entity(request.body, request.attachments, on_bytes))
             if request.sign:
@@ -148,14 +151,8 @@ def compose_to_file(
             sink.flush()
             size = raw.tell()
             sink.detach()
-    except PermissionError:
-        raise ComposeError(f"Cannot write {out}: permission denied. Choose another folder.") from None
-    except FileNotFoundError:
-        raise ComposeError(f"Cannot write {out}: the folder does not exist.") from None
     except OSError as exc:
-        if isinstance(exc, UserError):
-            raise
-        raise ComposeError(f"Cannot write {out}: {exc.strerror}. No message was written.") from None
+        raise write_error(out, exc) from None
     return ComposeResult(
         path=out,
         message_id=mid,
@@ -166,7 +163,17 @@ def compose_to_file(
         recipients=plan.recipient_emails if request.encrypt else (),
         warnings=plan.warnings,
         sender=plan.sender.addr_spec.lower(),
+        envelope_recipients=tuple(dict.fromkeys(a.addr_spec.lower() for a in (*plan.to, *plan.cc))),
     )
+
+
+def write_error(out: Path, exc: OSError) -> ComposeError:
+    """A failed write of the message, in words (nothing is left behind by then)."""
+    if isinstance(exc, PermissionError):
+        return ComposeError(f"Cannot write {out}: permission denied. Choose another folder.")
+    if isinstance(exc, FileNotFoundError):
+        return ComposeError(f"Cannot write {out}: the folder does not exist.")
+    return ComposeError(f"Cannot write {out}: {problem_text(exc)}. No message was written.")
 
 
 def _plan(request: ComposeRequest) -> _Plan:
@@ -289,8 +296,9 @@ def precheck(request: ComposeRequest) -> None:
         )
     if not request.to:
         raise AddressError("Give at least one recipient (To).")
-    for text in (request.sender, *request.to, *request.cc, *(request.encrypt_to or ())):
+    for text in (request.sender, *request.to, *request.cc, *request.bcc, *(request.encrypt_to or ())):
         parse_address(text)
+    refuse_control_characters(request.subject, "The subject")
 
 
 def _message_headers(request: ComposeRequest, plan: _Plan, mid: str) -> bytes:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from .cert_status import CertStatus
 from .certs import cert_emails, describe
 from .errors import AddressError, CertificateError, UserError
-from .jsonstore import read_document, write_document
+from .jsonstore import read_document, save_document
 
 SCHEMA = 1
 
@@ -74,6 +74,32 @@ class ContactStore:
         signing_time: dt.datetime | None = None,
         source: str = "",
     ) -> list[ContactCert]:
+        return self.add_all([(cert, tuple(chain), capabilities, signing_time, source)])
+
+    def add_all(
+        self,
+        found: Sequence[tuple[x509.Certificate, Sequence[x509.Certificate], bytes | None, dt.datetime | None, str]],
+    ) -> list[ContactCert]:
+        """Add several certificates (cert, chain, capabilities, signing time, source) in one
+        write: all of them are kept, or (a full disk, an error) none."""
+        entries = self.entries()
+        added: list[ContactCert] = []
+        for cert, chain, capabilities, signing_time, source in found:
+            added += self._merge(entries, cert, chain=chain, capabilities=capabilities, signing_time=signing_time, source=source)
+        if added:
+            self._save(entries)
+        return added
+
+    def _merge(
+        self,
+        entries: list[ContactCert],
+        cert: x509.Certificate,
+        *,
+        chain: Sequence[x509.Certificate],
+        capabilities: bytes | None,
+        signing_time: dt.datetime | None,
+        source: str,
+    ) -> list[ContactCert]:
         emails = cert_emails(cert)
         if not emails:
             raise CertificateError(
@@ -86,7 +112,6 @@ class ContactStore:
                 "use 'smimehelper trust add'."
             )
         fingerprint = cert.fingerprint(hashes.SHA256()).hex()
-        entries = self.entries()
         now = dt.datetime.now(dt.timezone.utc).isoformat()
         added = []
         for email in emails:
@@ -100,7 +125,6 @@ class ContactStore:
                                 signing_time, source or (old.source if old else ""), old.added if old else now)
             entries.append(entry)
             added.append(entry)
-        self._save(entries)
         return added
 
     def remove(self, email: str, fingerprint: str | None = None) -> int:
@@ -137,7 +161,7 @@ class ContactStore:
         raise CertificateError(first.reason or f"The certificate for {email} cannot be used.")
 
     def _save(self, entries: list[ContactCert]) -> None:
-        write_document(
+        save_document(
             self.path, "contacts", SCHEMA,
             {"entries": [
                 {"email": e.email, "fingerprint": e.fingerprint, "certificate": _pem(e.cert),

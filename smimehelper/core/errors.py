@@ -50,3 +50,8 @@ class SecurityVerdictError(SmimeHelperError):
 
 class DecryptionError(SecurityVerdictError):
     """The message cannot be decrypted with the keys at hand, or its content was altered."""
+
+
+class StoreError(UserError):
+    """The data folder (identities, contacts, settings, outbox) cannot be changed: disk full,
+    read-only, no permission. The change was not made; nothing half-done is left."""

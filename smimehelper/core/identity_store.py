@@ -22,8 +22,9 @@ from cryptography.x509.oid import NameOID
 from .certs import CertInfo, cert_emails, describe, load_certificates, read_small_file
 from .errors import CertificateError, InputFileError, PassphraseError, UserError
 from .identity import Identity, load_pkcs12, _order_chain, _spki
-from .atomic import write_atomic
-from .jsonstore import read_document, write_document
+from .atomic import AtomicBatch
+from .email_usage import email_usage_problem, usable_now
+from .jsonstore import read_document, store_error, write_document
 from .keyfile import PASSPHRASE_ITERATIONS, RANDOM_SECRET_ITERATIONS, decrypt_private_key, encrypt_private_key
 from .secrets import SecretStore
 from .settings import Settings
@@ -178,7 +179,8 @@ class IdentityStore:
         return [self.locked(s, ask) for s in self.list()]
 
     # -- writing ---------------------------------------------------------------------------
-    def import_pkcs12(self, path: Path, ask: AskPassphrase | None, *, ask_new: AskPassphrase | None = None) -> StoredIdentity:
+    def import_pkcs12(self, path: Path, ask: AskPassphrase | None, *, ask_new: AskPassphrase | None = None,
+                      now: dt.datetime | None = None) -> StoredIdentity:
         try:
             identity = load_pkcs12(path, None)
             passphrase = b""
@@ -187,9 +189,10 @@ class IdentityStore:
                 raise
             passphrase = ask(f"Passphrase for {Path(path).name}: ")
             identity = load_pkcs12(path, passphrase)
-        return self._store(identity, passphrase, ask_new)
+        return self._store(identity, passphrase, ask_new, now=now)
 
-    def import_pem(self, key_path: Path, cert_path: Path, ask: AskPassphrase | None, *, ask_new: AskPassphrase | None = None) -> StoredIdentity:
+    def import_pem(self, key_path: Path, cert_path: Path, ask: AskPassphrase | None, *, ask_new: AskPassphrase | None = None,
+                   now: dt.datetime | None = None) -> StoredIdentity:
         data = read_small_file(key_path, what="key file")
         passphrase = b""
         try:
@@ -211,18 +214,42 @@ class IdentityStore:
         if leaf is None:
             raise CertificateError(f"No certificate in {cert_path} belongs to the key in {key_path}.")
         chain = _order_chain(leaf, tuple(c for c in certs if c != leaf))
-        return self._store(Identity(key=key, cert=leaf, chain=chain), passphrase, ask_new)
+        return self._store(Identity(key=key, cert=leaf, chain=chain), passphrase, ask_new, now=now)
 
-    def _store(self, identity: Identity, passphrase: bytes, ask_new: AskPassphrase | None) -> StoredIdentity:
+    def _store(self, identity: Identity, passphrase: bytes, ask_new: AskPassphrase | None, *,
+               now: dt.datetime | None = None, also_remove: tuple[Path, ...] = ()) -> StoredIdentity:
+        """Keep ``identity``: its encrypted key, its record and (maybe) the default setting are
+        written together or not at all (``also_remove`` goes in the same step), and the keyring
+        is put back as it was when writing fails."""
         if not cert_emails(identity.cert):
             raise CertificateError("This certificate contains no e-mail address, so it cannot be used for e-mail.")
+        unusable = email_usage_problem(identity.cert)
+        if unusable is not None:
+            raise CertificateError(unusable)
+        now = now or dt.datetime.now(dt.timezone.utc)
         fingerprint = _fingerprint(identity.cert)
+        secret_name = f"identity:{fingerprint}"
+        previous_secret = self.secrets.get(secret_name) if self.secrets.available() else None
+        keyring_changed = False
         if self.secrets.available():
             secret = os.urandom(32)
-            if not self.secrets.put(f"identity:{fingerprint}", secret):
+            keyring_changed = self.secrets.put(secret_name, secret)
+            if not keyring_changed:
                 secret = b""
         else:
             secret = b""
+        try:
+            return self._write_identity(identity, fingerprint, secret, passphrase, ask_new, now, also_remove)
+        except BaseException:
+            if keyring_changed:  # the key files on disk still need the old secret (or none)
+                if previous_secret is not None:
+                    self.secrets.put(secret_name, previous_secret)
+                else:
+                    self.secrets.delete(secret_name)
+            raise
+
+    def _write_identity(self, identity: Identity, fingerprint: str, secret: bytes, passphrase: bytes,
+                        ask_new: AskPassphrase | None, now: dt.datetime, also_remove: tuple[Path, ...]) -> StoredIdentity:
         if secret:
             protection, iterations = "keyring", RANDOM_SECRET_ITERATIONS
         else:
@@ -238,38 +265,56 @@ class IdentityStore:
                 if len(secret) < 8:
                     raise PassphraseError("Choose a passphrase of at least 8 characters.")
         key_path = self.folder / f"{fingerprint}.key"
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(key_path, encrypt_private_key(identity.key, secret, iterations))
-        write_document(
-            self.folder / f"{fingerprint}.json",
-            "identity",
-            SCHEMA,
-            {
-                "fingerprint": fingerprint,
-                "certificate": _pem(identity.cert),
-                "chain": [_pem(c) for c in identity.chain],
-                "protection": protection,
-                "key_file": key_path.name,
-                "imported": dt.datetime.now(dt.timezone.utc).isoformat(),
-            },
-        )
+        encrypted = encrypt_private_key(identity.key, secret, iterations)
         current = self._default_identity()
-        if current is None or (
-            set(current.emails) & set(cert_emails(identity.cert))
-            and identity.cert.not_valid_after_utc > current.cert.not_valid_after_utc
-        ):
-            self.settings.set("default_identity", fingerprint)  # a renewal takes over as default
+        becomes_default = (
+            current is None
+            # a renewal takes over as default
+            or (set(current.emails) & set(cert_emails(identity.cert))
+                and identity.cert.not_valid_after_utc > current.cert.not_valid_after_utc)
+            # a usable certificate replaces a default that can do nothing (expired, wrong usage)
+            or (current.fingerprint != fingerprint and usable_now(identity.cert, now) and not usable_now(current.cert, now))
+        )
+        batch = AtomicBatch()
+        try:
+            with batch:
+                batch.make_dirs(self.folder)
+                batch.write(key_path, encrypted)
+                write_document(
+                    self.folder / f"{fingerprint}.json",
+                    "identity",
+                    SCHEMA,
+                    {
+                        "fingerprint": fingerprint,
+                        "certificate": _pem(identity.cert),
+                        "chain": [_pem(c) for c in identity.chain],
+                        "protection": protection,
+                        "key_file": key_path.name,
+                        "imported": dt.datetime.now(dt.timezone.utc).isoformat(),
+                    },
+                    batch=batch,
+                )
+                if becomes_default:
+                    self.settings.set("default_identity", fingerprint, batch=batch)
+                for path in also_remove:
+                    batch.remove(path)
+        except OSError as exc:
+            raise store_error(key_path, exc, "Your certificate was not imported") from None
         return self.get(fingerprint)
 
     def remove(self, selector: str) -> StoredIdentity:
         stored = self.get(selector)
-        (self.folder / f"{stored.fingerprint}.key").unlink(missing_ok=True)
-        (self.folder / f"{stored.fingerprint}.json").unlink(missing_ok=True)
+        try:
+            with AtomicBatch() as batch:
+                batch.remove(self.folder / f"{stored.fingerprint}.key")
+                batch.remove(self.folder / f"{stored.fingerprint}.json")
+                if stored.is_default:
+                    remaining = [i for i in self.list() if i.fingerprint != stored.fingerprint]
+                    newest = max(remaining, key=lambda i: i.cert.not_valid_after_utc, default=None)
+                    self.settings.set("default_identity", newest.fingerprint if newest else None, batch=batch)
+        except OSError as exc:
+            raise store_error(self.folder / f"{stored.fingerprint}.key", exc, "Your certificate was not removed") from None
         self.secrets.delete(f"identity:{stored.fingerprint}")
-        if stored.is_default:
-            remaining = self.list()
-            newest = max(remaining, key=lambda i: i.cert.not_valid_after_utc, default=None)
-            self.settings.set("default_identity", newest.fingerprint if newest else None)
         return stored
 
     def set_default(self, selector: str) -> None:
@@ -301,16 +346,23 @@ class IdentityStore:
             if len(secret) < 8:
                 raise PassphraseError("Choose a passphrase of at least 8 characters.")
             protection, iterations = "passphrase", PASSPHRASE_ITERATIONS
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_atomic(self.folder / f"request-{key_id}.key", encrypt_private_key(key, secret, iterations))
         csr_pem = csr.public_bytes(serialization.Encoding.PEM)
-        write_document(
-            self.folder / f"request-{key_id}.json", "certificate-request", SCHEMA,
-            {"key_id": key_id, "email": email, "name": name, "csr": csr_pem.decode(), "protection": protection},
-        )
+        try:
+            with AtomicBatch() as batch:
+                batch.make_dirs(self.folder)
+                batch.write(self.folder / f"request-{key_id}.key", encrypt_private_key(key, secret, iterations))
+                write_document(
+                    self.folder / f"request-{key_id}.json", "certificate-request", SCHEMA,
+                    {"key_id": key_id, "email": email, "name": name, "csr": csr_pem.decode(), "protection": protection},
+                    batch=batch,
+                )
+        except OSError as exc:
+            if protection == "keyring":
+                self.secrets.delete(f"request:{key_id}")
+            raise store_error(self.folder / f"request-{key_id}.key", exc, "The certificate request was not made") from None
         return PendingRequest(key_id, email, name, csr_pem)
 
-    def import_certificate(self, cert_path: Path, ask: AskPassphrase | None) -> StoredIdentity:
+    def import_certificate(self, cert_path: Path, ask: AskPassphrase | None, *, now: dt.datetime | None = None) -> StoredIdentity:
         """Join a certificate returned by the authority to the key of a pending request."""
         certs = load_certificates(cert_path)
         for path in sorted(self.folder.glob("request-*.json")) if self.folder.is_dir() else []:
@@ -323,9 +375,8 @@ class IdentityStore:
                     secret = self._secret(f"request:{doc['key_id']}", doc["protection"], ask, "the new key")
                     key = decrypt_private_key(key_file.read_bytes(), secret)
                     chain = _order_chain(cert, tuple(c for c in certs if c != cert))
-                    stored = self._store(Identity(key=key, cert=cert, chain=chain), secret if doc["protection"] == "passphrase" else b"", None)  # type: ignore[arg-type]
-                    key_file.unlink(missing_ok=True)
-                    path.unlink(missing_ok=True)
+                    stored = self._store(Identity(key=key, cert=cert, chain=chain), secret if doc["protection"] == "passphrase" else b"", None,  # type: ignore[arg-type]
+                                         now=now, also_remove=(key_file, path))
                     self.secrets.delete(f"request:{doc['key_id']}")
                     return stored
         raise CertificateError(

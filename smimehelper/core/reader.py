@@ -29,6 +29,7 @@ from .cms.stream_reader import (
 )
 from .cms.verify import check_signer, message_certificates
 from .errors import DecryptionError, InputFileError, MessageFormatError
+from .files import open_regular
 from .identity import Identity
 from .mime.html_text import html_to_text
 from .mime.parser import Entity, decoded_body, parse_entity, read_region, split_multipart
@@ -103,16 +104,25 @@ def open_message(
     now: dt.datetime | None = None,
 ) -> OpenedMessage:
     now = now or dt.datetime.now(dt.timezone.utc)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise InputFileError(f"The message {path} does not exist.") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path} is a folder, not a message file.") from None
-    except OSError as exc:
-        raise InputFileError(f"The message {path} cannot be read: {exc.strerror}.") from None
-    with handle, tempfile.TemporaryDirectory(prefix="smimehelper-") as spool_dir:
-        return _Opening(handle, Path(spool_dir), identities, anchors, save_dir, now).run()
+    handle = open_regular(path, "message file")  # a folder, FIFO or device: a clear error, no hang
+    with handle:
+        return open_source(handle, identities=identities, anchors=anchors, save_dir=save_dir, now=now)
+
+
+def open_source(
+    source: BinaryIO,
+    *,
+    identities: Sequence[Identity] = (),
+    anchors: Sequence[x509.Certificate] = (),
+    save_dir: Path | None = None,
+    now: dt.datetime | None = None,
+) -> OpenedMessage:
+    """:func:`open_message` on an open, seekable binary source (left open), e.g. a message
+    that is still arriving from the mail server (core.growing_file): ``seek(0, 2)`` must give
+    its full size, and reads of bytes not there yet may wait for them."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    with tempfile.TemporaryDirectory(prefix="smimehelper-") as spool_dir:
+        return _Opening(source, Path(spool_dir), identities, anchors, save_dir, now).run()
 
 
 class _Opening:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .jsonstore import read_document, write_document
+from .atomic import AtomicBatch
+from .jsonstore import read_document, save_document, write_document
 
 SCHEMA = 1
 
@@ -18,8 +19,12 @@ class Settings:
         doc = read_document(self.path, "settings", SCHEMA) or {}
         return doc.get(name, default)
 
-    def set(self, name: str, value: Any) -> None:
+    def set(self, name: str, value: Any, *, batch: AtomicBatch | None = None) -> None:
+        """Change one setting (with ``batch``: when the batch commits, with the other files)."""
         doc = read_document(self.path, "settings", SCHEMA) or {}
         body = {k: v for k, v in doc.items() if k not in ("kind", "schema")}
         body[name] = value
-        write_document(self.path, "settings", SCHEMA, body)
+        if batch is not None:
+            write_document(self.path, "settings", SCHEMA, body, batch=batch)
+        else:
+            save_document(self.path, "settings", SCHEMA, body)

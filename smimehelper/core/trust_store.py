@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from .certs import describe, load_certificates
 from .errors import CertificateError, UserError
-from .jsonstore import read_document, write_document
+from .jsonstore import read_document, save_document
 from .system_trust import system_roots
 
 SCHEMA = 1
@@ -76,7 +76,7 @@ class TrustStore:
         return match[0]
 
     def _save(self, entries: list[TrustedCert]) -> None:
-        write_document(
+        save_document(
             self.path, "trust", SCHEMA,
             {"anchors": [{"fingerprint": t.fingerprint, "added": t.added,
                           "certificate": t.cert.public_bytes(serialization.Encoding.PEM).decode()} for t in entries]},

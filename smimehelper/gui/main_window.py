@@ -1,4 +1,4 @@
-"""The main window: Compose, Open, Contacts, My certificates, Outbox and Log, one tab each.
+"""The main window: Compose, Open, Contacts, My certificates, Outbox, Log and Inbox, one tab each.
 
 A dropped .eml opens in the Open tab; other dropped files become attachments in Compose. With
 no certificate imported yet, the first-run assistant comes first.
@@ -17,6 +17,7 @@ from .contacts_view import ContactsView
 from .context import GuiContext
 from .first_run import FirstRunWizard
 from .identity_view import IdentityView
+from .inbox_view import InboxView
 from .log_view import LogView
 from .open_view import OpenView
 from .outbox_view import OutboxView
@@ -37,6 +38,8 @@ class MainWindow(QMainWindow):
         self.identities = IdentityView(ctx)
         self.outbox = OutboxView(ctx)
         self.log = LogView(ctx)
+        self.inbox = InboxView(ctx, self.opener)
+        self.inbox.shown.connect(lambda _result: self.tabs.setCurrentWidget(self.opener))
         for widget, title, tip in (
             (self.compose, "&Compose", "Write a signed and encrypted message with x-rays or other files"),
             (self.opener, "&Open message", "Open a message you received: who signed it, and its files"),
@@ -44,6 +47,7 @@ class MainWindow(QMainWindow):
             (self.identities, "&My certificates", "Your own certificate"),
             (self.outbox, "Out&box", "Messages waiting, sent or failed"),
             (self.log, "Lo&g", "Every transfer recorded: search by patient, export a patient's disclosures"),
+            (self.inbox, "&Inbox", "The signed and encrypted messages in your mailbox: open them with one click"),
         ):
             index = self.tabs.addTab(widget, title)
             self.tabs.setTabToolTip(index, tip)

@@ -187,6 +187,8 @@ class OpenView(QWidget):
         self.path: Path | None = None
         self.opened: OpenedMessage | None = None
         self._passphrase: bytes | None = None  # of the shown message, for "Save"; dropped on the next open
+        self._title: str | None = None  # shown instead of the path (a message from the Inbox tab)
+        self._on_release: Callable[[], None] | None = None  # called when the shown message is replaced
         self._generation = 0
         self._busy = 0
         self._last_folder = ""
@@ -298,9 +300,10 @@ class OpenView(QWidget):
         if passphrase is None:
             self.status_banner.show_message(f"{path.name} was not opened: no passphrase was given.", CAUTION)
             return
+        self._release()
         self._generation += 1
         generation = self._generation
-        self.path, self.opened, self._passphrase = path, None, passphrase
+        self.path, self.opened, self._passphrase, self._title = path, None, passphrase, None
         self._clear_message()
         self.file_label.setText(f"Opening {visible(str(path))} ...")
         self.status_banner.clear()
@@ -312,12 +315,29 @@ class OpenView(QWidget):
 
         self._start(work, lambda opened: self._show(generation, opened), lambda message: self._open_failed(generation, message))
 
+    def show_opened(self, path: Path, opened: OpenedMessage, passphrase: bytes, *, title: str,
+                    on_release: Callable[[], None] | None = None) -> None:
+        """Show a message opened elsewhere (the Inbox tab). ``path`` is its private copy, which
+        Save reads; ``on_release`` runs once another message replaces it (to remove that copy)."""
+        self._release()
+        self._generation += 1
+        self.path, self.opened, self._passphrase, self._title = Path(path), None, passphrase, title
+        self._on_release = on_release
+        self._clear_message()
+        self.status_banner.clear()
+        self._show(self._generation, opened)
+
+    def _release(self) -> None:
+        callback, self._on_release = self._on_release, None
+        if callback is not None:
+            callback()
+
     def _show(self, generation: int, opened: OpenedMessage) -> None:
         if generation != self._generation:
             return
         self.opened = opened
         assert self.path is not None
-        self.file_label.setText(visible(str(self.path)))
+        self.file_label.setText(self._title or visible(str(self.path)))
         level, headline, lines = verdict(opened)
         self.verdict_banner.show_message(headline, level)
         self.verdict_details.setText("\n".join(lines))

@@ -1,7 +1,11 @@
 """The outbox: what is waiting, sent or failed, with the mail server's last words.
 
 Retry sends on a worker thread (one connection per account); the account password is asked
-first, on the GUI thread, only for accounts whose password is not in the system keyring.
+first, on the GUI thread, only for accounts whose password is not in the system keyring (and
+kept in memory for this session). While the window is open, waiting messages whose next try
+has come are sent again by themselves, as a mail server does, for accounts whose password is
+at hand: never a question out of nowhere. The CLI and other windows may send at the same
+time; each message's lock (core/transport/outbox.py) makes sure it goes out once.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,12 +39,13 @@ COLUMNS = ("State", "To", "Subject", "Last server reply", "Note")
 STATE_WORDS = {
     QUEUED: "Waiting",
     SENDING: "Sending",
-    HANDED_OVER: "Handed over, answer missing",
+    HANDED_OVER: "Answer missing, will be sent again",
     SENT: "Sent",
     FAILED: "Failed",
 }
 STATE_COLOURS = {QUEUED: "#9a6700", SENDING: "#3c4a5c", HANDED_OVER: "#9a6700", SENT: "#1b7f3b", FAILED: "#b3261e"}
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
+AUTO_RETRY_MS = 60_000
 
 
 class OutboxView(QWidget):
@@ -60,8 +65,13 @@ class OutboxView(QWidget):
         self.ctx = ctx
         self._busy = 0
         self._items: list[OutboxItem] = []
+        self._passwords: dict[str, bytes | None] = {}  # given in this session; memory only
         self._build()
         self.refresh()
+        self.auto_timer = QTimer(self)
+        self.auto_timer.setInterval(AUTO_RETRY_MS)
+        self.auto_timer.timeout.connect(self.send_due)
+        self.auto_timer.start()
 
     def _build(self) -> None:
         self.retry_button = self._button("send", "Re&try selected", "Try again now to send the selected messages (also failed ones)", self.retry_selected)
@@ -176,17 +186,41 @@ class OutboxView(QWidget):
         """Send every waiting message now (failed ones only when selected: see Retry selected)."""
         self._send([i for i in self._items if i.state == QUEUED])
 
+    def send_due(self) -> None:
+        """Send again what waits for its next try (backoff over), in the background, for the
+        accounts whose password is in the keyring or was given in this session, or that are
+        signed in with their provider (never a question, never a browser out of nowhere)."""
+        if self.is_busy() or not alive(self):
+            return
+        try:
+            stores = self.ctx.stores()
+            due = [i for i in stores.outbox.due() if i.attempts > 0]
+            ready = [i for i in due if self._can_log_in(stores, i.account)]
+        except UserError:
+            return
+        if ready:
+            self._send(ready)
+
+    def _can_log_in(self, stores: services.Stores, email: str) -> bool:
+        if email in self._passwords:
+            return True
+        account = stores.accounts.get(email)
+        if account.uses_oauth:
+            return stores.accounts.tokens.refresh_token(account.email) is not None
+        return stores.accounts.password(account) is not None
+
     def _send(self, items: list[OutboxItem]) -> None:
         if not items:
             self.banner.show_message("Nothing is waiting to be sent.", INFO)
             return
         stores = self.ctx.stores()
-        passwords: dict[str, bytes | None] = {}
+        passwords = self._passwords
+        asked_now: set[str] = set()  # kept for the session only if it proved right (a message went out)
         try:
-            for email in dict.fromkeys(i.account for i in items):
+            for email in dict.fromkeys(i.account for i in items if i.account not in passwords):  # not given yet
                 account = stores.accounts.get(email)
-                if stores.accounts.password(account) is not None:
-                    continue
+                if account.uses_oauth or stores.accounts.password(account) is not None:
+                    continue  # a signed-in account never gets a password (its sign-in is used)
                 asked = self.ctx.ask_secret(
                     self, "Mail account password",
                     f"Password for {account.username} at {account.smtp_host} (leave empty if the server needs none):")
@@ -194,15 +228,22 @@ class OutboxView(QWidget):
                     self.banner.show_message("Nothing was sent: no password was given.", CAUTION)
                     return
                 passwords[account.email] = asked or None
+                asked_now.add(account.email)
         except UserError as exc:
             self.banner.show_message(str(exc), PROBLEM)
             return
         ctx = self.ctx
 
         def work(_control: Any) -> list[Delivered]:
-            return services.send_messages(ctx.stores(), items, lambda account: passwords.get(account.email))
+            return services.send_messages(ctx.stores(), items, lambda account: passwords.get(account.email))  # keyring first
+
+        def forget_unproven(results: list[Delivered]) -> None:
+            for email in asked_now:
+                if not any(d.item.account == email and d.item.state == SENT for d in results):
+                    passwords.pop(email, None)
 
         def done(results: list[Delivered]) -> None:
+            forget_unproven(results)
             self.refresh()
             if not results:
                 self.banner.show_message("Nothing was sent: the messages were no longer waiting.", INFO)
@@ -218,6 +259,7 @@ class OutboxView(QWidget):
             self.delivered.emit(results)
 
         def failed(message: str) -> None:
+            forget_unproven([])
             self.refresh()
             self.banner.show_message(f"Sending failed: {message}", PROBLEM)
             self.failed.emit(message)

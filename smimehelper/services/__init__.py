@@ -8,6 +8,7 @@ faces decide how to ask for a passphrase, show progress or print. Nothing here p
 - ``compose``: write a signed and encrypted message
 - ``opening``: open a message, keep its signers, save one attachment
 - ``delivery``: queue and send through the outbox
+- ``handoff``: put a finished message into Thunderbird's Outbox and start Thunderbird
 - ``setup``: the first-run assistant (import, connection test, self-test, summaries)
 - ``demo``: the throwaway demo profile
 
@@ -53,6 +54,7 @@ _EXPORTS = {
         "summarize_identity", "issuer_name",
     ),
     "demo": ("DemoProfile", "use_demo_profile"),
+    "handoff": ("HandoffReport", "ComposedHandoff", "open_in_thunderbird", "compose_for_thunderbird"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -76,6 +78,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .compose import BccCopy, ComposeInput, ComposeOutcome, compose_message  # noqa: F401
     from .delivery import AskPassword, password_source, queue_composed, queue_message, send_messages  # noqa: F401
     from .demo import DemoProfile, use_demo_profile  # noqa: F401
+    from .handoff import ComposedHandoff, HandoffReport, compose_for_thunderbird, open_in_thunderbird  # noqa: F401
     from .inputs import MAX_BODY_FILE_BYTES, open_identity, read_body_file  # noqa: F401
     from .opening import OpenInput, harvest_signers, open_message_file, save_attachment  # noqa: F401
     from .setup import (  # noqa: F401

@@ -12,11 +12,12 @@ import datetime as dt
 from ..core.cert_status import certificate_status
 from ..core.certs import cert_emails, describe, load_certificates
 from ..core.cms.capabilities import parse_capabilities
-from ..core.compose import ComposeRequest, ComposeResult, compose_to_file, precheck
+from ..core.atomic import AtomicBatch, resolve_target
+from ..core.compose import ComposeRequest, ComposeResult, compose_to_file, precheck, write_error
 from ..core.dicom import patient_identifiers
 from ..core.errors import AddressError, PassphraseError
 from ..core.identity import Identity
-from ..core.mime.headers import parse_address
+from ..core.mime.headers import parse_address, refuse_control_characters
 from ..core.mime.writer import Attachment, prepare_attachment
 from ..core.privacy import subject_warnings
 from ..core.validation import Purpose
@@ -92,6 +93,12 @@ def compose_message(
     ``attachments`` are files already typed by the caller (a password package is text/html),
     sent after ``request.attachments``.
     """
+    # Header text first: a line break in the subject or a name is refused before any file is
+    # read (or de-identified) or any passphrase asked.
+    refuse_control_characters(request.subject, "The subject")
+    for text in (*((request.sender,) if request.sender else ()), *request.to, *request.cc, *request.bcc):
+        parse_address(text)
+    resolve_target(request.out)  # a device, FIFO, socket or folder as output: refused up front
     if request.deidentify is not None or request.compress or request.split or any(Path(p).is_dir() for p in request.attachments):
         from .dicom import compose_dicom
 
@@ -128,7 +135,7 @@ def build_request(
         raise AddressError("Give your address with --from, or import your certificate first ('smimehelper identity import').")
     precheck(
         ComposeRequest(
-            sender=sender, to=request.to, cc=request.cc, subject="", body="",
+            sender=sender, to=request.to, cc=request.cc, bcc=request.bcc, subject=request.subject, body="",
             identity=None, sign=request.sign, encrypt=request.encrypt,  # type: ignore[arg-type]
         )
     )
@@ -195,13 +202,20 @@ def write_message(
     progress: Callable[[int, int], None] | None = None, cancelled: Callable[[], bool] | None = None,
 ) -> ComposeOutcome:
     """Write the message (and each Bcc copy) of a resolved request."""
-    result = compose_to_file(base, request.out, progress=progress, cancelled=cancelled)
     copies = []
-    for index, address in enumerate(request.bcc, start=1):
-        email = parse_address(address).addr_spec.lower()
-        target = request.out.with_name(f"{request.out.stem}.bcc-{index}{request.out.suffix or '.eml'}")
-        copy = compose_to_file(replace(base, encrypt_to=(address,)), target, progress=progress, cancelled=cancelled)
-        copies.append(BccCopy(email, copy))
+    # The message and its Bcc copies appear together or not at all.
+    batch = AtomicBatch()
+    with batch:
+        result = compose_to_file(base, request.out, progress=progress, cancelled=cancelled, batch=batch)
+        for index, address in enumerate(request.bcc, start=1):
+            email = parse_address(address).addr_spec.lower()
+            target = request.out.with_name(f"{request.out.stem}.bcc-{index}{request.out.suffix or '.eml'}")
+            copy = compose_to_file(replace(base, encrypt_to=(address,)), target, progress=progress, cancelled=cancelled, batch=batch)
+            copies.append(BccCopy(email, copy))
+        try:
+            batch.commit()
+        except OSError as exc:
+            raise write_error(request.out, exc) from None
     all_warnings = (*warnings, *result.warnings, *subject_warnings(request.subject, tuple(terms)))
     return ComposeOutcome(result=result, warnings=tuple(all_warnings), bcc_copies=tuple(copies))
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.errors import AddressError
-from ..core.transport.accounts import Account
-from ..core.transport.delivery import Delivered, drain
+from ..core.transport.accounts import Account, Credential
+from ..core.transport.delivery import BUSY_WAIT_SECONDS, Delivered, drain
 from ..core.transport.outbox import OutboxItem
+from ..core.transport.oauth.tokens import SignIn
 from ..core.transport.smtp import MessageTooLarge
 
 if TYPE_CHECKING:
@@ -21,38 +21,27 @@ if TYPE_CHECKING:
 
 AskPassword = Callable[[Account], bytes | None]
 
-def password_source(stores: Stores, ask: AskPassword | None) -> Callable[[Account], bytes | None]:
-    """The account password from the keyring, else asked (or read from a file) once per account."""
-    cache: dict[str, bytes | None] = {}
+def password_source(stores: Stores, ask: AskPassword | None, sign_in: SignIn | None = None) -> Callable[[Account], Credential]:
+    """How to log in, once per account: the password from the keyring, else asked (or read from
+    a file); for an account that signs in with its provider, its token source (``sign_in`` opens
+    the browser when there is no sign-in; without it: "sign in again"), never a password."""
+    cache: dict[str, Credential] = {}
 
-    def get(account: Account) -> bytes | None:
+    def get(account: Account) -> Credential:
         if account.email not in cache:
-            cache[account.email] = stores.accounts.password(account) or (ask(account) if ask else None)
+            cache[account.email] = stores.accounts.credential(account, ask, sign_in)
         return cache[account.email]
 
     return get
 
 
 def _envelope(message: Path) -> tuple[str, tuple[str, ...], str]:
-    """Sender, recipients (To + Cc) and subject from a message's headers."""
-    from email.utils import getaddresses
+    """Sender, recipients (To + Cc) and subject from a message's headers, refused when the
+    header block could hide or add a recipient (core/mime/envelope.py)."""
+    from ..core.mime.envelope import read_envelope
 
-    from ..core.mime.parser import parse_entity
-
-    with open(message, "rb") as handle:
-        size = handle.seek(0, 2)
-        entity = parse_entity(handle, 0, size)
-    headers = entity.headers
-    if headers.get("Bcc"):
-        raise AddressError(
-            f"{message} has a Bcc header, which would show the Bcc recipients to everyone. "
-            "Use 'smimehelper compose --bcc' instead: each Bcc recipient gets a separate copy."
-        )
-    senders = [a for _, a in getaddresses([str(headers.get("From", ""))]) if a]
-    recipients = tuple(dict.fromkeys(a.lower() for _, a in getaddresses([str(v) for v in headers.get_all("To", []) + headers.get_all("Cc", [])]) if a))
-    if not senders or not recipients:
-        raise AddressError(f"{message} has no From or no To/Cc address, so it cannot be sent.")
-    return senders[0].lower(), recipients, str(headers.get("Subject", ""))
+    envelope = read_envelope(message)
+    return envelope.sender, envelope.recipients, envelope.subject
 
 
 def queue_message(stores: Stores, message: Path, account_email: str | None, *, recipients: tuple[str, ...] | None = None,
@@ -93,21 +82,27 @@ def _has_account(stores: Stores, email: str) -> bool:
     return any(a.email == email for a in stores.accounts.list())
 
 
-def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None) -> list[Delivered]:
+def send_messages(stores: Stores, items: Sequence[OutboxItem], ask: AskPassword | None,
+                  sign_in: SignIn | None = None, *, busy_wait: float = BUSY_WAIT_SECONDS, retry_failed: bool = True) -> list[Delivered]:
+    """Send ``items`` now (see core/transport/delivery.drain: each under its lock; one that another
+    process holds is waited for up to ``busy_wait`` seconds; failed ones are tried again only
+    with ``retry_failed``)."""
     from . import disclosure
 
     disclosure.reconcile_outbox(stores)
     disclosure.ensure_recorded(stores, items)  # nothing leaves without its disclosure-log entry
-    results = drain(stores.outbox, stores.accounts, password_source(stores, ask), ids=[i.id for i in items])
+    results = drain(stores.outbox, stores.accounts, password_source(stores, ask, sign_in), ids=[i.id for i in items],
+                    busy_wait=busy_wait, retry_failed=retry_failed)
     disclosure.record_deliveries(stores, results)
     return results
 
 
 def queue_composed(stores: Stores, outcome: ComposeOutcome, account_email: str | None) -> list[OutboxItem]:
     """The main message (To + Cc) and each Bcc copy (to that address only) into the outbox."""
-    items = [queue_message(stores, outcome.result.path, account_email)]
+    # The recipients the user gave (To + Cc), not what the file's headers say now.
+    items = [queue_message(stores, outcome.result.path, account_email, recipients=outcome.result.envelope_recipients or None)]
     for part in outcome.parts[1:]:  # a split study: every part is a message of its own
-        items.append(queue_message(stores, part.path, account_email))
+        items.append(queue_message(stores, part.path, account_email, recipients=part.envelope_recipients or None))
     for copy in outcome.bcc_copies:
         items.append(queue_message(stores, copy.result.path, account_email, recipients=(copy.address,), append_to_sent=False))
     return items

@@ -97,7 +97,7 @@ def prepare(paths: Sequence[Path], scratch: Path, *, deidentify: DeidOptions | N
         if path.is_dir():
             files = dicom_files_in(path)
             if not files:
-                raise InputFileError(f"The folder {path} has no DICOM files in it.")
+                raise InputFileError(f"{path} is a folder with no DICOM files in it; attach files, or a folder that holds a DICOM study.")
             kind, sources = "folder", files
         elif is_dicom(path):
             kind, sources = "file", [path]

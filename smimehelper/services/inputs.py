@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import InputFileError, PassphraseError
+from ..core.files import read_regular_file
 from ..core.identity import Identity, load_pkcs12
 from . import AskPassphrase
 
@@ -22,19 +23,17 @@ def open_identity(p12: Path, ask_passphrase: AskPassphrase | None) -> Identity:
 
 
 def read_body_file(path: Path) -> str:
+    """The message text from a UTF-8 file (an ordinary file of at most 20 MB: larger content
+    belongs in an attachment)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BODY_FILE_BYTES:
+        data = read_regular_file(path, "message text file", MAX_BODY_FILE_BYTES)
+    except InputFileError as exc:
+        if "too large" in str(exc):
             raise InputFileError(
-                f"The message text file {path} is {size} bytes; attach large files instead."
-            )
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputFileError(f"The message text file {path} does not exist.") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path} is a folder, not a text file.") from None
-    except PermissionError:
-        raise InputFileError(f"The message text file {path} cannot be read (permission denied).") from None
+                f"The message text file {path} is larger than {MAX_BODY_FILE_BYTES // (1024 * 1024)} MB; "
+                "attach large files instead."
+            ) from None
+        raise
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -12,7 +12,7 @@ from cryptography import x509
 from ..core.certs import describe
 from ..core.errors import PassphraseError
 from ..core.identity_store import IdentityStore, StoredIdentity
-from ..core.transport.accounts import Account
+from ..core.transport.accounts import Account, Credential
 from . import AskPassphrase, now as clock
 from .compose import ComposeInput, compose_message
 from .opening import OpenInput, open_message_file
@@ -65,7 +65,7 @@ def import_identity_file(stores: Stores, p12: Path, passphrase: bytes, *, use_ke
             )
         return passphrase
 
-    return identities.import_pkcs12(Path(p12), ask, ask_new=ask_new)
+    return identities.import_pkcs12(Path(p12), ask, ask_new=ask_new, now=clock())
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class ConnectionCheck:
     size_limit: int | None  # the largest message the server announced (SIZE), if it did
 
 
-def check_account_connection(stores: Stores | None, account: Account, password: bytes | None) -> ConnectionCheck:
+def check_account_connection(stores: Stores | None, account: Account, password: Credential) -> ConnectionCheck:
     """Connect to the account's SMTP server exactly as sending does (verified TLS, never in
     clear), log in, and quit; nothing is sent. Without ``password`` the keyring's is used (with
     ``stores``), else only the encrypted connection is tested. Raises DeliveryError (or
@@ -87,7 +87,7 @@ def check_account_connection(stores: Stores | None, account: Account, password: 
     from ..core.transport.smtp import SmtpSession
 
     if password is None and stores is not None:
-        password = stores.accounts.password(account)
+        password = stores.accounts.credential(account)  # a signed-in account: its token source
     session = SmtpSession(account, password, timeout=30)
     session.connect()
     try:

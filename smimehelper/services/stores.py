@@ -13,6 +13,7 @@ from ..core.cert_status import CertStatus, certificate_status
 from ..core.certs import cert_emails, describe, load_certificates
 from ..core.contacts import ContactCert, ContactStore
 from ..core.errors import CertificateError
+from ..core.files import open_regular
 from ..core.home import resolve_home
 from ..core.identity_store import IdentityStore
 from ..core.reader import open_message
@@ -123,18 +124,15 @@ def import_contacts(stores: Stores, paths: tuple[Path, ...], ask_passphrase: Ask
                 raise CertificateError(f"The certificate of {describe(cert).display_name} in {path} contains no e-mail address.")
         chain = tuple(c for c in certs if describe(c).is_ca)
         found += [(cert, chain, None, None, f"file {path.name}") for cert in people]
-    added: list[ContactCert] = []
-    for cert, chain, capabilities, signed_at, source in found:
-        added += stores.contacts.add(cert, chain=chain, capabilities=capabilities, signing_time=signed_at, source=source)
-    return added
+    return stores.contacts.add_all(found)  # one write: all or nothing
 
 
 def _looks_like_mail(path: Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
+    with open_regular(path, "certificate file or signed message (.eml)") as handle:  # no FIFO, no device
+        try:
             head = handle.read(2048).lower()
-    except OSError:
-        return False
+        except OSError:
+            return False
     return b"content-type:" in head and (b"from:" in head or b"mime-version:" in head)
 
 

@@ -112,9 +112,9 @@ def test_chosen_passphrase_must_be_strong(alice, capsys) -> None:  # type: ignor
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["--to", "dave@example.org\r\nBcc: eve@example.org"], ("not a valid e-mail address",)),
+        (["--to", "dave@example.org\r\nBcc: eve@example.org"], ("contains a line break",)),
         (["--to", "dave@example.org, eve@example.org"], ("not a valid e-mail address",)),
-        (["--to", "dave@example.org", "--attach", "/dev/zero"], ("not a regular file",)),
+        (["--to", "dave@example.org", "--attach", "/dev/zero"], ("is a device",)),
         (["--to", "dave@example.org", "--attach", "."], ("folder",)),
         (["--to", "dave@example.org", "--attach", "missing.bin"], ("does not exist",)),
     ],

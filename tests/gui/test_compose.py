@@ -18,7 +18,6 @@ from PySide6.QtGui import QColor, QDropEvent, QImage
 from PySide6.QtWidgets import QAbstractButton, QFileDialog, QLabel, QWidget
 
 from smimehelper import services
-from smimehelper.core.transport import handoff
 from smimehelper.core.transport.accounts import make_account
 from smimehelper.demo_xray import write_synthetic_dental_xray
 from smimehelper.gui import compose
@@ -323,20 +322,23 @@ def test_a_refused_recipient_is_explained_and_nothing_is_written(qtbot, view: Co
     assert not out.exists()
 
 
-def test_open_in_mail_program_hands_over_a_draft(qtbot, view: ComposeView, settle: Settle, pki: Pki, pki_home: services.Stores,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    opened: list[Path] = []
-    monkeypatch.setattr(handoff, "open_with_system", opened.append)
+def test_open_in_thunderbird_without_thunderbird_says_so_before_anything_is_built(
+        qtbot, view: ComposeView, settle: Settle, pki_home: services.Stores, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No Thunderbird profile on this computer: one clear sentence, no passphrase asked, no
+    message built, nothing left in the data folder. (The real hand-off, with the real
+    Thunderbird sending the message, is tests/thunderbird/test_gui_handoff.py.)"""
+    monkeypatch.setenv("HOME", str(tmp_path / "user-home"))
+    before = sorted(p.relative_to(pki_home.home) for p in pki_home.home.rglob("*"))
     fill(qtbot, view, "bob@example.org")
+    assert view.open_button.text().replace("&", "") == "Send with Thunderbird"
     qtbot.mouseClick(view.open_button, Qt.MouseButton.LeftButton)
-    settle()
-    assert_success(view)
-    assert len(opened) == 1 and opened[0].parent == pki_home.home / "drafts"
-    draft = opened[0].read_bytes()
-    assert draft.startswith(b"X-Unsent: 1")
-    inner = openssl_decrypt(draft, pki.entity("bob").cert_pem, pki.entity("bob").key_path)
-    assert b"Dear Bob," in openssl_verify(inner, pki.root.cert_pem, attime=pki.now)
-    assert str(opened[0]) in view.result_text()
+    assert not view.busy()
+    assert view.result_kind() == "error"
+    assert "Thunderbird is not set up on this computer" in view.result_text()
+    assert view.passphrase_asked == []  # type: ignore[attr-defined]
+    assert view.to_field.entries() == ["bob@example.org"]  # the form is kept
+    assert sorted(p.relative_to(pki_home.home) for p in pki_home.home.rglob("*")) == before
 
 
 def test_send_delivers_to_a_real_smtp_server(qtbot, view: ComposeView, settle: Settle, tmp_path: Path, pki: Pki,
@@ -382,7 +384,7 @@ def test_send_without_an_account_says_what_to_do(qtbot, view: ComposeView, settl
     assert not view.busy()
     assert view.result_kind() == "error"
     assert "No mail account is set up" in view.result_text()
-    assert "Open in mail program" in view.result_text()
+    assert "Send with Thunderbird" in view.result_text()
     assert view.passphrase_asked == []  # type: ignore[attr-defined]
 
 

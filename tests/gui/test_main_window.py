@@ -23,7 +23,7 @@ def test_tabs_and_first_run_assistant_without_identity(qtbot, ctx) -> None:  # t
     window = MainWindow(ctx)
     qtbot.addWidget(window)
     titles = [window.tabs.tabText(i).replace("&", "") for i in range(window.tabs.count())]
-    assert titles == ["Compose", "Open message", "Contacts", "My certificates", "Outbox", "Log"]
+    assert titles == ["Compose", "Open message", "Contacts", "My certificates", "Outbox", "Log", "Inbox"]
     window.start()
     qtbot.waitUntil(lambda: any(isinstance(w, QWizard) and w.isVisible() for w in window.findChildren(QWizard)), timeout=5000)
 

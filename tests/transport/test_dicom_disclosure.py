@@ -143,7 +143,7 @@ def test_split_study_is_one_transfer_per_part_with_its_own_files(  # type: ignor
     assert not [s for s in LEAK_STRINGS if s.encode() in log_bytes()]
 
 
-def test_split_part_handed_to_the_mail_program_keeps_its_part(setup, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+def test_split_part_handed_to_thunderbird_keeps_its_part(setup, pki: Pki) -> None:  # type: ignore[no-untyped-def]
     run, _password, tmp_path = setup
     study = write_study(tmp_path / "study", 6, 256, 256)
     out = tmp_path / "s.eml"
@@ -154,7 +154,11 @@ def test_split_part_handed_to_the_mail_program_keeps_its_part(setup, pki: Pki) -
     parts = sorted(tmp_path.glob("s.part-*.eml"))
     assert len(parts) >= 2
     assert transfers(run) == []  # composing alone discloses nothing
-    code, stdout, err = run("export", str(parts[1]), "--to-draft", str(tmp_path / "draft.eml"))
+    from tests.core.handoff.test_queue import make_profile
+
+    (tmp_path / "tb").mkdir()
+    profile = make_profile(tmp_path / "tb")  # Thunderbird's Outbox; Thunderbird itself is not started
+    code, stdout, err = run("export", str(parts[1]), "--thunderbird-profile", str(profile.path), "--no-start")
     assert code == 0, stdout + err
     [handed] = transfers(run)
     assert handed["method"] == "handoff" and handed["part"] == f"2 of {len(parts)}"

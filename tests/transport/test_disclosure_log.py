@@ -154,9 +154,15 @@ def test_a_hand_off_is_logged(setup, pki: Pki) -> None:  # type: ignore[no-untyp
     assert run("compose", "--to", "bob@example.org", "--subject", "s", "--body", "b", "-o", str(message), "--attach", str(jane),
                "--passphrase-file", str(pki.passphrase_file))[0] == 0
     assert transfers(run) == []  # composing alone discloses nothing
-    assert run("export", str(message), "--to-draft", str(tmp_path / "draft.eml"))[0] == 0
+    from tests.core.handoff.test_queue import make_profile
+
+    profile = make_profile(tmp_path)
+    assert run("export", str(message), "--to-draft", str(tmp_path / "draft.eml"))[0] == 2  # removed: not a disclosure
+    assert transfers(run) == []
+    code, out, err = run("export", str(message), "--thunderbird-profile", str(profile.path), "--no-start")
+    assert code == 0, err
     [logged] = transfers(run)
-    assert logged["method"] == "handoff" and logged["state"] == "handed-over"
+    assert logged["method"] == "handoff" and logged["state"] == "handed-over" and "Thunderbird's Outbox" in logged["via"]
     assert logged["files"][0]["dicom"]["patient_id"] == "P-1001"
 
 

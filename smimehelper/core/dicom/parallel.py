@@ -8,10 +8,10 @@ Safe by construction:
 - every job writes its output to a temporary name and renames it when complete
   (``files.replacing_writer``), so a job that is stopped leaves nothing behind;
 - workers ignore Ctrl-C (the terminal sends it to the whole process group) and SIGTERM: the
-  parent decides, stops handing out work, waits for the batches in flight and raises
-  KeyboardInterrupt, and the caller removes what was written. While the pool runs, the
-  parent's own handlers only set a flag (an exception raised inside the executor's locks
-  would hang it);
+  parent decides, stops handing out work, waits for the batches in flight and then lets the
+  signal act as it would have (the CLI: Ctrl-C or Terminated), and the caller removes what
+  was written. While the pool runs, the parent's own handlers only set a flag (an exception
+  raised inside the executor's locks would hang it);
 - from a program with other threads (the desktop app runs this on a worker thread) the workers
   come from a fork server, never a fork of a threaded process.
 Results come back in the order of ``jobs``; the first error is raised as it was (a UserError
@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 MIN_PARALLEL = 16
 BATCH = 8
 MAX_WORKERS = 4
@@ -84,15 +85,16 @@ def _in_workers(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], count: in
     stops: list[int] = []
     previous = {}
     if main:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            previous[number] = signal.signal(number, lambda signum, _frame: stops.append(signum))
+        for number in _STOP_SIGNALS:
+            if signal.getsignal(number) not in (signal.SIG_IGN, None):  # nohup: an ignored HUP stays ignored
+                previous[number] = signal.signal(number, lambda signum, _frame: stops.append(signum))
     pool = ProcessPoolExecutor(count, mp_context=context, initializer=_worker_started)
     try:
         pending = {pool.submit(_batch, fn, [jobs[i] for i in batch]): batch for batch in batches}
-        while pending:
+        while pending and not stops:
             finished, _ = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             if stops:
-                raise KeyboardInterrupt
+                break
             _check(cancelled, on_cancel)
             for future in finished:
                 batch = pending.pop(future)
@@ -101,14 +103,15 @@ def _in_workers(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], count: in
                 done_files += len(batch)
                 if progress:
                     progress(done_files, len(jobs))
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True, cancel_futures=bool(stops))  # with a stop: the batches in flight finish
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)  # the batches in flight finish (or unwind)
+        pool.shutdown(wait=True, cancel_futures=True)
         raise
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if stops:  # a signal after the last batch: still an interruption
+    if stops:  # now, outside the pool, the signal does what it would have done (Ctrl-C, SIGTERM...)
+        signal.raise_signal(stops[0])
         raise KeyboardInterrupt
     return results
 
@@ -120,5 +123,5 @@ def _batch(fn: Callable[..., T], jobs: list[tuple[Any, ...]]) -> list[T]:
 def _worker_started() -> None:
     # The parent decides (it gets the same Ctrl-C, or the SIGTERM): a worker finishes the file
     # in hand, whose output is complete or removed, and exits when the pool shuts down.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for number in _STOP_SIGNALS:  # SIGINT, SIGTERM, SIGHUP (a closed terminal)
+        signal.signal(number, signal.SIG_IGN)

@@ -4,6 +4,11 @@ Message headers (From, To, Subject, ...) are folded by the standard library's SM
 implements RFC 5322 folding and RFC 2047 encoded words. Attachment names need both RFC 2231
 (``filename*=``, the standard) and an RFC 2047 ``name=`` (what Outlook shows), so those
 parameters are written here.
+
+No control character ever reaches a header: a CR or LF in a subject or a name would start a
+new header ("Bcc: ...") or end the header block, and the mail server would obey it. Text from
+the user is checked with :func:`refuse_control_characters` before anything is written, and
+:func:`fold` refuses such text again as the last line of defence.
 """
 
 from __future__ import annotations
@@ -15,20 +20,92 @@ import urllib.parse
 from email.headerregistry import Address
 from email.utils import getaddresses
 
-from ..errors import AddressError
+from ..errors import AddressError, ComposeError
 
 _POLICY = email.policy.SMTP.clone(max_line_length=78)
 _TOKEN_SAFE = re.compile(r"^[A-Za-z0-9!#$&+\-.^_`|~]+$")
 _ADDR = re.compile(r"^[^@\s<>(),;:\"\[\]\\]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)+$")
 
 
+# C0 controls (TAB included: it is folding white space), DEL, C1 controls (NEL among them) and
+# the Unicode line and paragraph separators: each ends a line for some mail program or parser.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_NAMES = {"\r": "a line break (CR)", "\n": "a line break (LF)", "\t": "a tab",
+                  "\x00": "a NUL character", "\x85": "a line break (NEL)",
+                  "\u2028": "a line separator (U+2028)", "\u2029": "a paragraph separator (U+2029)"}
+
+
+class HeaderTextError(ComposeError):
+    """Text meant for a header line contains a character that would break the header."""
+
+
+def control_character(text: str) -> str | None:
+    """The first control character of ``text`` in words ("a line break (LF)"), or None."""
+    found = _CONTROL.search(text)
+    if found is None:
+        return None
+    char = found.group()
+    return _CONTROL_NAMES.get(char, f"the control character U+{ord(char):04X}")
+
+
+def refuse_control_characters(text: str, what: str) -> str:
+    """``text`` unchanged, or :class:`HeaderTextError` when it holds a control character.
+
+    ``what`` says which field it is ("The subject"). Refusing beats cleaning: a user who
+    pasted two lines into the subject learns it, and an attacker's text never gets through in
+    another form.
+    """
+    problem = control_character(text)
+    if problem is not None:
+        raise HeaderTextError(
+            f"{what} contains {problem}. It travels as one header line of the message, where "
+            "a line break or control character could add or hide recipients; write it on one "
+            "line without special characters and try again."
+        )
+    return text
+
+
 def fold(name: str, value: str) -> bytes:
-    """One header field, folded to 78 columns with CRLF, encoded words where needed."""
-    return _POLICY.header_factory(name, value).fold(policy=_POLICY).encode("ascii")
+    """One header field, folded to 78 columns with CRLF, encoded words where needed.
+
+    The standard library reads the value as header *source*: text that looks like an encoded
+    word ("=?utf-8?q?...?=") would be decoded, and could decode to a line break. Such text is
+    therefore written as encoded words of its own, so it arrives exactly as typed.
+    """
+    refuse_control_characters(value, f"The {name} header")
+    if "=?" in value:
+        folded = f"{name}: {_encoded_words(value)}\r\n".encode("ascii")
+    else:
+        folded = _POLICY.header_factory(name, value).fold(policy=_POLICY).encode("ascii")
+    _check_folded(folded.replace(b"\r\n  ", b"\r\n "))
+    return folded
+
+
+def _check_folded(field: bytes) -> None:
+    """A folded field is lines of printable ASCII; every CRLF but the last is followed by WSP."""
+    body = field[:-2] if field.endswith(b"\r\n") else field
+    if re.search(rb"[\x00-\x08\x0a-\x1f\x7f-\xff]", body.replace(b"\r\n ", b"").replace(b"\r\n\t", b"")):
+        raise HeaderTextError("A header line could not be written safely; nothing was written.")
 
 
 def parse_address(text: str) -> Address:
-    """Parse "Dr Bob <bob@example.org>" or "bob@example.org"; raise AddressError if it is not one."""
+    """Parse "Dr Bob <bob@example.org>" or "bob@example.org"; raise AddressError if it is not one.
+
+    A line break or another control character anywhere (the name included) is refused: it is
+    the way to smuggle a second header or recipient into a message.
+    """
+    problem = control_character(text)
+    if problem is not None:
+        shown = _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        raise AddressError(
+            f'The address "{shown}" contains {problem}. Write the name and address on one line, '
+            'like "Dr Bob <bob@example.org>".'
+        )
+    if "=?" in text:
+        raise AddressError(
+            f'The address "{text}" contains "=?", which mail programs would read as encoded text '
+            '(and which could hide another address). Write the name in plain letters.'
+        )
     pairs = getaddresses([text])
     stated = text.strip()
     if stated.count("<") != stated.count(">") or ("<" in stated and not stated.endswith(">")):
@@ -44,7 +121,13 @@ def parse_address(text: str) -> Address:
         )
     display, addr = pairs[0]
     local, _, domain = addr.rpartition("@")
-    return Address(display_name=display, username=local, domain=domain.lower())
+    try:
+        return Address(display_name=display, username=local, domain=domain.lower())
+    except ValueError:  # the standard library's own refusal (CR/LF in a part)
+        raise AddressError(
+            f'"{text}" is not a valid e-mail address. Write it like bob@example.org '
+            'or "Dr Bob <bob@example.org>".'
+        ) from None
 
 
 def address_header(addresses: list[Address]) -> str:
@@ -112,7 +195,9 @@ def _rfc2231_params(param: str, value: str) -> list[str]:
 
 def _join_params(value: str, params: list[str]) -> bytes:
     """Header value with one parameter per folded line (always below 78 columns, easy to read)."""
-    return (";\r\n\t".join([value, *params]) + "\r\n").encode("ascii")
+    field = (";\r\n\t".join([value, *params]) + "\r\n").encode("ascii")
+    _check_folded(field.replace(b"\r\n  ", b"\r\n "))
+    return field
 
 
 def _is_plain(filename: str) -> bool:
@@ -140,5 +225,5 @@ def sanitize_filename(filename: str) -> str:
     """The name to announce: no path separators (a receiver could read them as folders), no
     control characters, never empty. Separators become "_" so the whole name stays recognisable."""
     name = filename.replace("\\", "_").replace("/", "_")
-    name = "".join(c for c in name if c.isprintable())
+    name = "".join(c for c in name if c.isprintable())  # CR, LF, NUL, U+2028, Bidi ... dropped
     return name.strip() or "attachment"

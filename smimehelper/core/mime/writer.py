@@ -8,12 +8,13 @@ a signature covers are exactly the bytes yielded here.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import InputFileError
+from ..files import open_regular
 from .encoders import Base64Stream, quoted_printable
 from .headers import content_disposition_field, content_type_field, new_boundary, sanitize_filename
 from .sniff import SNIFF_BYTES, sniff_content_type
@@ -26,6 +27,21 @@ Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
+class FileStamp:
+    """What identifies a file's content without reading it: if any of these changed, the file
+    was rewritten, truncated, grown or replaced by another one."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FileStamp:
+        return cls(info.st_size, info.st_mtime_ns, info.st_ino, info.st_dev)
+
+
+@dataclass(frozen=True)
 class Attachment:
     """A file to send, checked and typed before any output is written."""
 
@@ -33,31 +49,61 @@ class Attachment:
     filename: str
     content_type: str
     size: int
+    stamp: FileStamp | None = None  # as seen when prepared; checked again after reading
 
 
 def prepare_attachment(path: Path, filename: str | None = None) -> Attachment:
     """Check that ``path`` is a readable regular file and find its type from its first bytes."""
     path = Path(path)
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
+        with open_regular(path, "attachment") as handle:
+            info = os.fstat(handle.fileno())
+            head = handle.read(SNIFF_BYTES)
+    except InputFileError as exc:
+        if "is a folder" in str(exc):
             raise InputFileError(
                 f"The attachment {path} is a folder. Attach the files inside it, or a .zip of it."
-            )
-        if not stat.S_ISREG(info.st_mode):
-            raise InputFileError(f"The attachment {path} is not a regular file.")
-        with open(path, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except FileNotFoundError:
-        raise InputFileError(f"The attachment {path} does not exist. Check the file name.") from None
-    except PermissionError:
-        raise InputFileError(f"The attachment {path} cannot be read (permission denied).") from None
+            ) from None
+        raise
     except OSError as exc:
-        if isinstance(exc, InputFileError):
-            raise
         raise InputFileError(f"The attachment {path} cannot be read: {exc.strerror}.") from None
     name = sanitize_filename(filename if filename is not None else path.name)
-    return Attachment(path=path, filename=name, content_type=sniff_content_type(head, name), size=info.st_size)
+    return Attachment(
+        path=path, filename=name, content_type=sniff_content_type(head, name), size=info.st_size,
+        stamp=FileStamp.of(info),
+    )
+
+
+class AttachmentChanged(InputFileError):
+    """The file changed while the message was being written: what was read is not the file."""
+
+
+def ensure_unchanged(attachment: Attachment, handle: BinaryIO, doing: str = "read") -> None:
+    """The open file (and the path) must still be the file stamped when it was added:
+    :class:`AttachmentChanged` otherwise. Without a stamp there is nothing to compare."""
+    stamp = attachment.stamp
+    if stamp is None:
+        return
+    now = FileStamp.of(os.fstat(handle.fileno()))
+    if now.size != stamp.size:
+        raise _changed(attachment, f"it was {stamp.size} bytes and is now {now.size}", doing)
+    if now != stamp:
+        raise _changed(attachment, "it was modified" if (now.inode, now.device) == (stamp.inode, stamp.device)
+                       else "it is not the file it was when it was added", doing)
+    try:
+        at_path: FileStamp | None = FileStamp.of(os.stat(attachment.path))
+    except FileNotFoundError:
+        at_path = None
+    if at_path != stamp:
+        raise _changed(attachment, "it was removed or replaced by another file", doing)
+
+
+def _changed(attachment: Attachment, detail: str, doing: str = "read") -> AttachmentChanged:
+    return AttachmentChanged(
+        f"The attachment {attachment.path} changed while it was being {doing} ({detail}). Nothing was "
+        "written. Wait until the file is complete (for example until an export or a copy has "
+        "finished) and try again."
+    )
 
 
 def text_part(body: str) -> bytes:
@@ -70,25 +116,47 @@ def text_part(body: str) -> bytes:
 
 
 def attachment_part(attachment: Attachment, progress: Progress | None = None) -> Iterator[bytes]:
-    """Headers then base64 lines of the file, read in bounded chunks; no CRLF after the body."""
+    """Headers then base64 lines of the file, read in bounded chunks; no CRLF after the body.
+
+    Exactly the size seen when the attachment was prepared is read; the file must still be that
+    file (same size, modification time, inode and device) at the end, else the message would
+    carry a truncated or mixed study under a valid signature: :class:`AttachmentChanged`.
+    """
     yield content_type_field(attachment.content_type, name=attachment.filename)
     yield b"Content-Transfer-Encoding: base64\r\n"
     yield content_disposition_field("attachment", attachment.filename)
     yield b"\r\n"
     encoder = Base64Stream()
-    try:
-        with open(attachment.path, "rb") as handle:
-            while chunk := handle.read(READ_CHUNK):
+    with open_regular(attachment.path, "attachment") as handle:
+        ensure_unchanged(attachment, handle)
+        expected = attachment.stamp.size if attachment.stamp is not None else None
+        done = 0
+        try:
+            while True:
+                want = READ_CHUNK if expected is None else min(READ_CHUNK, expected - done)
+                if want <= 0:
+                    break
+                chunk = handle.read(want)
+                if not chunk:
+                    break
+                done += len(chunk)
                 encoded = encoder.update(chunk)
                 if encoded:
                     yield encoded
                 if progress is not None:
                     progress(len(chunk))
-    except OSError as exc:
-        raise InputFileError(
-            f"The attachment {attachment.path} could not be read to the end: {exc.strerror}. "
-            "Nothing was written."
-        ) from None
+            extra = handle.read(1) if expected is not None else b""
+        except OSError as exc:
+            raise InputFileError(
+                f"The attachment {attachment.path} could not be read to the end: {exc.strerror}. "
+                "Nothing was written."
+            ) from None
+        if expected is not None:
+            if done < expected:
+                raise _changed(attachment, f"only {done} of its {expected} bytes could be read; it was shortened")
+            if extra:
+                raise _changed(attachment, f"it grew beyond the {expected} bytes it had")
+            ensure_unchanged(attachment, handle)
     tail = encoder.finish()
     if tail:
         yield tail

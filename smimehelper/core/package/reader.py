@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..attachments import safe_filename, save_unique
+from ..files import open_regular
 from ..errors import DecryptionError, InputFileError, MessageFormatError
 from . import format as fmt
 
@@ -68,9 +69,9 @@ class OpenedPackage:
 def is_package(path: Path) -> bool:
     """Whether ``path`` starts like a package page (its generator tag is near the top)."""
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, "message file") as handle:  # a FIFO or device: not a package, no hang
             head = handle.read(SNIFF_BYTES)
-    except OSError:
+    except (OSError, InputFileError):
         return False
     return head.lstrip().lower().startswith(b"<!doctype html") and f'content="{fmt.GENERATOR}"'.encode() in head
 
@@ -78,14 +79,7 @@ def is_package(path: Path) -> bool:
 def open_package(path: Path, passphrase: str, save_dir: Path | None = None) -> OpenedPackage:
     """Check and decrypt the package at ``path``; with ``save_dir`` save its files there."""
     path = Path(path)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise InputFileError(f"The package {path} does not exist. Check the file name.") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path} is a folder, not a package (.html).") from None
-    except OSError as exc:
-        raise InputFileError(f"The package {path} cannot be read: {exc.strerror}.") from None
+    handle = open_regular(path, "password package (.html)")
     with handle:
         if not os.path.isfile(path):
             raise InputFileError(f"{path} is not a regular file.")

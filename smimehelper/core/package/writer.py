@@ -27,8 +27,9 @@ import pybase64
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..atomic import atomic_writer
+from ..files import open_regular
 from ..errors import ComposeError, InputFileError, UserError
-from ..mime.writer import Attachment
+from ..mime.writer import Attachment, ensure_unchanged
 from . import format as fmt
 from .passphrase import require_strong
 from .preview import dicom_preview
@@ -254,7 +255,8 @@ def _read_exactly(attachment: Attachment, on_bytes: Callable[[int], None]) -> It
     """The file's ``attachment.size`` bytes in 1 MiB pieces; an error if it is now shorter or longer."""
     remaining = attachment.size
     try:
-        with open(attachment.path, "rb") as handle:
+        with open_regular(attachment.path, "attachment") as handle:
+            ensure_unchanged(attachment, handle, "packed")  # the file it was when it was added
             while remaining > 0:
                 piece = handle.read(min(fmt.CHUNK_SIZE, remaining))
                 if not piece:
@@ -270,6 +272,8 @@ def _read_exactly(attachment: Attachment, on_bytes: Callable[[int], None]) -> It
                 if len(piece) < fmt.CHUNK_SIZE and remaining > 0:
                     break
             grew = bool(handle.read(1))
+            if not remaining and not grew:
+                ensure_unchanged(attachment, handle, "packed")  # same size, but rewritten or replaced meanwhile?
     except OSError as exc:
         raise InputFileError(
             f"The attachment {attachment.path} could not be read to the end: {exc.strerror}. Nothing was written."

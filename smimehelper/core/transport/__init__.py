@@ -1,1 +1,1 @@
-"""Delivery: SMTP with enforced TLS, a durable outbox, IMAP Sent/Drafts, hand-off to mail programs."""
+"""Delivery: SMTP with enforced TLS, a durable outbox, the IMAP Sent copy (hand-off to mail programs: core/handoff)."""

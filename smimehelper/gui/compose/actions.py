@@ -1,4 +1,4 @@
-"""The three ways out of Compose (Send, Open in mail program, Save .eml), the certificate request,
+"""The three ways out of Compose (Send, Send with Thunderbird, Save .eml), the certificate request,
 and how their progress and results are shown.
 
 A mixin of :class:`~smimehelper.gui.compose.view.ComposeView`: it uses the view's widgets and
@@ -7,8 +7,6 @@ hands the slow work to :mod:`.work` on the task runner.
 
 from __future__ import annotations
 
-import datetime as dt
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -19,12 +17,12 @@ from PySide6.QtWidgets import QFileDialog
 
 from ... import services
 from ...core.display import human_size
-from ...core.transport import handoff
-from ...services import disclosure
+from ...core.errors import UserError
+from ...core.handoff.profiles import ProfileChoiceNeeded
 from ...core.transport.accounts import Account
 from ..tasks import TaskControl
 from .texts import PURPOSES, AMBER, GREEN, NO_ACCOUNT, NO_IDENTITY, RED, REQUEST_BODY, REQUEST_SUBJECT, SENDING
-from .work import DraftReport, SendReport, compose_and_send, compose_in_task, unique_path
+from .work import SendReport, compose_and_send, compose_for_thunderbird, compose_in_task
 
 if TYPE_CHECKING:
     from .view import ComposeView
@@ -84,11 +82,16 @@ class ComposeActions(_Base):
         self._run("Building the encrypted message...", work, self._sent)
 
     def open_in_mail_program(self) -> None:
-        """Build the message and open it as a draft in the system's mail program."""
+        """Build the message, put it into Thunderbird's Outbox and start Thunderbird (detached:
+        nothing waits for it). What can fail without the message -- no Thunderbird, Thunderbird
+        still open -- is checked first, so no passphrase is asked and no file built in vain."""
         if self.busy():
             return
         request = self._request()
         if request is None:
+            return
+        profile = self._thunderbird_profile()
+        if profile is None:
             return
         stores = self.ctx.stores()
         secret = self._passphrase(stores, request.sign)
@@ -96,21 +99,31 @@ class ComposeActions(_Base):
             return
         ctx = self.ctx
 
-        def work(control: TaskControl) -> DraftReport:
-            stores = ctx.stores()
-            drafts = stores.home / "drafts"
-            drafts.mkdir(parents=True, exist_ok=True, mode=0o700)
-            target = unique_path(drafts, f"message-{dt.datetime.now():%Y%m%d-%H%M%S}", ".eml")
-            with tempfile.TemporaryDirectory(prefix="smimehelper-") as folder:
-                outcome = compose_in_task(stores, replace(request, out=Path(folder) / "message.eml"), secret, control)
-                record = disclosure.record_for_message(stores, outcome.result.path, method="handoff", via="the mail program")
-                with disclosure.transfer(stores, record) as logged:  # recorded before it is handed over
-                    handoff.write_draft(outcome.result.path, target)
-                    handoff.open_with_system(target)
-                    logged.done("handed-over", note="opened as a draft in the mail program")
-            return DraftReport(outcome, target)
+        def work(control: TaskControl) -> services.ComposedHandoff:
+            return compose_for_thunderbird(ctx.stores(), request, secret, profile, control)
 
-        self._run("Building the encrypted message...", work, self._drafted)
+        self._run("Building the encrypted message...", work, self._handed_over)
+
+    def _thunderbird_profile(self) -> Path | None:
+        """The Thunderbird profile to use (asked for when there are several); None after an error."""
+        from ...core.handoff.thunderbird import preflight
+
+        try:
+            return preflight(self.thunderbird_profile_dir).path
+        except ProfileChoiceNeeded as exc:
+            folder = QFileDialog.getExistingDirectory(self, "Your Thunderbird profile folder", str(Path.home() / ".thunderbird"))
+            if not folder:
+                self._show("info", str(exc))
+                return None
+            self.thunderbird_profile_dir = Path(folder)
+            try:
+                return preflight(self.thunderbird_profile_dir).path
+            except UserError as again:
+                self._show("error", str(again))
+                return None
+        except UserError as exc:
+            self._show("error", str(exc))
+            return None
 
     def save_eml(self) -> None:
         """Build the message into a file the user chooses."""
@@ -211,6 +224,8 @@ class ComposeActions(_Base):
         return secret
 
     def _password(self, stores: services.Stores, account: Account) -> bytes | None:
+        if account.uses_oauth:
+            return b""  # signs in with its provider: never a password prompt (the sign-in is used)
         password = stores.accounts.password(account) or self.ask_account_password(account)
         if password is None:
             self._show("info", "Nothing was sent: the password of your mail account is needed to send.")
@@ -323,12 +338,12 @@ class ComposeActions(_Base):
         if report.all_sent:
             self.clear_message()
 
-    def _drafted(self, report: DraftReport) -> None:
-        self.last_outcome, self.last_report = report.outcome, report
-        self._show("warn" if report.outcome.warnings else "ok", "\n".join([
-            f"Opened the message in your mail program as a draft ({report.draft}). Send it from there.",
-            *self._describe(report.outcome),
+    def _handed_over(self, handed: services.ComposedHandoff) -> None:
+        self.last_outcome, self.last_report = handed.outcome, handed
+        self._show("warn" if handed.outcome.warnings else "ok", "\n".join([
+            *handed.report.lines, *self._describe(handed.outcome),
         ]))
+        self.clear_message()  # it is in Thunderbird's hands now: a second click would queue it twice
 
     def _saved(self, outcome: services.ComposeOutcome) -> None:
         self.last_outcome, self.last_report = outcome, None

@@ -32,8 +32,16 @@ TYPE_NAMES = {
 
 NO_ACCOUNT = (
     "No mail account is set up, so smimehelper cannot send the message itself. Click "
-    '"Open in mail program" to send it with Outlook, Thunderbird or Apple Mail, or '
-    '"Save .eml..." to keep it as a file.'
+    "\"Send with Thunderbird\" to put it into Thunderbird's Outbox (Thunderbird sends it unchanged), "
+    "or \"Save .eml...\" to keep it as a file. To send from here, set up your account under "
+    "File > First-run assistant."
+)
+MAIL_PROGRAM_PATHS = (
+    "How your messages can leave: smimehelper sends them itself through this account (the "
+    "connection is always encrypted; nothing else needs setting up). With Thunderbird, \"Send with "
+    "Thunderbird\" puts the finished message into Thunderbird's Outbox and Thunderbird sends it "
+    "unchanged, even without any S/MIME set up there. Outlook and Apple Mail are not handed "
+    "messages: they re-compose drafts and could send them unencrypted, so send from smimehelper."
 )
 NO_IDENTITY = (
     "You have not imported your own certificate yet, so messages cannot be signed or encrypted. "

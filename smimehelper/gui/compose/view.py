@@ -1,5 +1,5 @@
 """The Compose tab: write a signed and encrypted message with x-rays and other files, then send it,
-hand it to the user's mail program, or save it as an .eml file.
+hand it to Thunderbird (its Outbox), or save it as an .eml file.
 
 Everything slow (checking certificates, reading files for thumbnails, building, encrypting and
 sending the message) runs on the task runner; the window never freezes, and building or sending
@@ -46,11 +46,11 @@ from .package import PackageActions
 from .attachments import Attachment, AttachmentPanel
 from .deid import PACKAGE_REFUSED, DeidentifyPanel
 from .texts import NO_IDENTITY, PURPOSES, RED, estimate_message_size
-from .work import DraftReport, SendReport
+from .work import SendReport
 
 
 class ComposeView(PackageActions, ComposeActions, QWidget):
-    """Write, then Send / Open in mail program / Save .eml. See the module docstring."""
+    """Write, then Send / Send with Thunderbird / Save .eml. See the module docstring."""
 
     def __init__(self, ctx: GuiContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,7 +65,8 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
         self._limit = DEFAULT_SIZE_LIMIT
         self._limit_source = ""
         self.last_outcome: services.ComposeOutcome | None = None
-        self.last_report: SendReport | DraftReport | None = None
+        self.last_report: SendReport | services.ComposedHandoff | None = None
+        self.thunderbird_profile_dir: Path | None = None  # chosen by the user when Thunderbird has several
         self._build()
         self.refresh()
 
@@ -124,7 +125,7 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
         self.purpose_edit.addItems(PURPOSES)
         self.purpose_edit.setAccessibleName("Purpose of the disclosure")
         self.purpose_edit.setToolTip("Recorded in the disclosure log (not sent): why the patient's files are disclosed.")
-        purpose_label = QLabel("Purpose (&why):")
+        purpose_label = QLabel("Purpose (wh&y):")
         purpose_label.setBuddy(self.purpose_edit)
         form.addRow(purpose_label, self.purpose_edit)
         outer.addLayout(form)
@@ -209,10 +210,10 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
         self.save_button = QPushButton("Sa&ve .eml...")
         self.save_button.setToolTip("Save the signed and encrypted message as a file (.eml) to send or archive later")
         self.save_button.clicked.connect(self.save_eml)
-        self.open_button = QPushButton("Open in mai&l program")
+        self.open_button = QPushButton("Send &with Thunderbird")
         self.open_button.setToolTip(
-            "Open the finished, encrypted message as a draft in your own mail program (Outlook, "
-            "Thunderbird, Apple Mail) and send it from there"
+            "Put the finished, encrypted message into Thunderbird's Outbox and start Thunderbird; "
+            "File > Send Unsent Messages there sends it unchanged. (Thunderbird must be closed.)"
         )
         self.open_button.clicked.connect(self.open_in_mail_program)
         self.send_button = QPushButton(icon("send"), "&Send")

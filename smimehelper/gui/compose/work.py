@@ -1,4 +1,5 @@
-"""The work Compose hands to the task runner: build the message, queue and send it.
+"""The work Compose hands to the task runner: build the message, queue and send it, or hand it
+to Thunderbird.
 
 Runs off the GUI thread; nothing here touches a widget.
 """
@@ -30,21 +31,6 @@ class SendReport:
         return bool(self.delivered) and all(d.item.state == "sent" for d in self.delivered)
 
 
-@dataclass(frozen=True)
-class DraftReport:
-    outcome: services.ComposeOutcome
-    draft: Path
-
-
-def unique_path(folder: Path, stem: str, suffix: str) -> Path:
-    candidate = folder / f"{stem}{suffix}"
-    counter = 2
-    while candidate.exists():
-        candidate = folder / f"{stem}-{counter}{suffix}"
-        counter += 1
-    return candidate
-
-
 def compose_in_task(stores: services.Stores, request: services.ComposeInput, secret: bytes, control: TaskControl) -> services.ComposeOutcome:
     return services.compose_message(
         request, lambda _prompt: secret, stores=stores, progress=control.progress, cancelled=control.cancelled
@@ -64,3 +50,13 @@ def compose_and_send(
         items = services.queue_composed(stores, outcome, account.email)
     delivered = services.send_messages(stores, items, lambda _account: password)
     return SendReport(outcome, tuple(items), tuple(delivered))
+
+
+def compose_for_thunderbird(
+    stores: services.Stores, request: services.ComposeInput, secret: bytes, profile: Path, control: TaskControl
+) -> services.ComposedHandoff:
+    """Build in a private temporary folder (gone afterwards), put into Thunderbird's Outbox,
+    start Thunderbird without waiting for it (on the task runner)."""
+    return services.compose_for_thunderbird(
+        stores, request, lambda _prompt: secret, profile_dir=profile, progress=control.progress, cancelled=control.cancelled,
+    )

@@ -24,7 +24,9 @@ from PySide6.QtWidgets import (
 from ... import services
 from ...core.errors import UserError
 from ...core.transport.accounts import Account, make_account, preset_for
+from ..compose.texts import MAIL_PROGRAM_PATHS
 from ..style import icon
+from .sign_in import SignInBox
 from .widgets import COLOURS, SECURITY_CHOICES, StatusLine, _alive, _wrapped
 
 if TYPE_CHECKING:
@@ -94,8 +96,15 @@ class AccountPage(QWizardPage):
         form.addRow("Outgoing &server:", server_row)
         form.addRow("Se&curity:", self.security_combo)
         form.addRow("&User name:", self.user_edit)
+        self.sign_in = SignInBox(self._login_method_changed)
+        self.sign_in.button.clicked.connect(self.start_sign_in)
+        form.addRow("&Log in:", self.sign_in.method_combo)
         form.addRow("Pass&word:", self.password_edit)
+        form.addRow("Sign-in &address:", self.sign_in.issuer_edit)
+        form.addRow("Sign-in app &ID:", self.sign_in.client_edit)
         form.addRow("Server &authority:", cafile_row)
+        self._form = form
+        self._login_method_changed(self.sign_in.method)
         form.labelForField(server_row).setBuddy(self.host_edit)  # type: ignore[union-attr]
         form.labelForField(cafile_row).setBuddy(self.cafile_edit)  # type: ignore[union-attr]
 
@@ -107,6 +116,8 @@ class AccountPage(QWizardPage):
         self.provider_note.setVisible(False)
         self.password_note = _wrapped()
         self.password_note.setStyleSheet(f"color: {COLOURS['info']};")
+        self.paths_note = _wrapped(MAIL_PROGRAM_PATHS)
+        self.paths_note.setAccessibleName("How messages leave")
 
         self.test_button = QPushButton(icon("send"), "&Test connection")
         self.test_button.setToolTip("Connect to the server, log in and quit: nothing is sent")
@@ -121,10 +132,13 @@ class AccountPage(QWizardPage):
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addLayout(form)
+        layout.addWidget(self.sign_in)
         layout.addWidget(self.provider_note)
         layout.addWidget(self.password_note)
         layout.addSpacing(6)
         layout.addLayout(test_row)
+        layout.addSpacing(6)
+        layout.addWidget(self.paths_note)
         layout.addStretch(1)
 
     # -- QWizardPage ----------------------------------------------------------------------------
@@ -146,13 +160,8 @@ class AccountPage(QWizardPage):
             self._fill(existing)
         elif own and self.email_edit.text() != own:
             self.email_edit.setText(own)
-        if services.secure_keyring_available(stores):
-            self.password_note.setText("The password is kept in your system keyring.")
-        else:
-            self.password_note.setText(
-                "This computer has no secure keyring, so the password is not stored: smimehelper "
-                "asks for it when it sends."
-            )
+        self._secure_keyring = services.secure_keyring_available(stores)
+        self._update_keeping_note()
         (self._wizard.button(QWizard.WizardButton.CustomButton1) if demo else self.password_edit).setFocus()
 
     def validatePage(self) -> bool:  # noqa: N802
@@ -164,6 +173,12 @@ class AccountPage(QWizardPage):
         except UserError as exc:
             self.status.error(str(exc))
             return False
+        if account.uses_oauth:
+            self._wizard.ctx.stores().accounts.add(account, None)
+            how = ("you are signed in" if self.sign_in.signed_in_email == account.email else
+                   "press 'Sign in' on this page (or smimehelper asks when it sends)")
+            self.saved = f"Your mail account {account.email} is saved; it signs in with its provider and {how}."
+            return True
         password = self.password_edit.text().encode("utf-8") or None
         in_keyring = self._wizard.ctx.stores().accounts.add(account, password)
         if in_keyring:
@@ -175,7 +190,7 @@ class AccountPage(QWizardPage):
         return True
 
     def isComplete(self) -> bool:  # noqa: N802
-        return not self.testing
+        return not self.testing and not self.sign_in.busy
 
     def skip(self) -> None:
         """'Later': go on to the self-test without saving an account."""
@@ -201,6 +216,7 @@ class AccountPage(QWizardPage):
             security=self.security_combo.currentData(),
             username=self.user_edit.text().strip() or None,
             cafile=self.cafile_edit.text().strip() or None,
+            **self.sign_in.settings(),  # type: ignore[arg-type]
         )
 
     def _fill(self, account: Account) -> None:
@@ -212,6 +228,7 @@ class AccountPage(QWizardPage):
             self.user_edit.setText(account.username)
             self._user_edited = True
         self.cafile_edit.setText(account.cafile or "")
+        self.sign_in.set_account(account)
 
     def _email_changed(self, text: str) -> None:
         email = text.strip()
@@ -225,6 +242,7 @@ class AccountPage(QWizardPage):
             self.port_spin.setValue(preset.smtp_port)
             self.provider_note.setText(f"{preset.name}: the servers are filled in. {preset.note}")
             self.provider_note.setVisible(True)
+            self.sign_in.set_preset(preset)
         else:
             if self._preset_host is not None and self.host_edit.text() == self._preset_host:
                 self.host_edit.clear()
@@ -232,6 +250,45 @@ class AccountPage(QWizardPage):
                 self.port_spin.setValue(587)
             self._preset_host = None
             self.provider_note.setVisible(False)
+
+    def _login_method_changed(self, method: str) -> None:
+        """A password field, or the provider's sign-in (its app ID, and for others its address)."""
+        form = getattr(self, "_form", None)
+        if form is None:
+            return
+        form.setRowVisible(self.password_edit, method == "password")
+        form.setRowVisible(self.sign_in.client_edit, method != "password")
+        form.setRowVisible(self.sign_in.issuer_edit, method == "custom")
+        self._update_keeping_note()
+        self.completeChanged.emit()
+
+    def _update_keeping_note(self) -> None:
+        """Where the password, or the sign-in, is kept on this computer."""
+        if not hasattr(self, "password_note"):  # still being built
+            return
+        secure = getattr(self, "_secure_keyring", False)
+        if self.sign_in.uses_oauth:
+            self.password_note.setText("The sign-in is kept in your system keyring." if secure else
+                                       "This computer has no secure keyring, so the sign-in lasts until you close "
+                                       "smimehelper; you sign in again next time. No password is stored or asked for.")
+        elif secure:
+            self.password_note.setText("The password is kept in your system keyring.")
+        else:
+            self.password_note.setText(
+                "This computer has no secure keyring, so the password is not stored: smimehelper "
+                "asks for it when it sends."
+            )
+
+    def start_sign_in(self) -> None:
+        try:
+            account = self.account()
+        except UserError as exc:
+            self.sign_in.status.error(str(exc))
+            return
+        ctx = self._wizard.ctx
+        ctx.stores().accounts.add(account, None)  # the sign-in belongs to a saved account
+        self.sign_in.start(ctx.stores, account, ctx.tasks.run)
+        self.completeChanged.emit()
 
     def _security_changed(self, _index: int) -> None:
         defaults = {value: port for value, _text, port in SECURITY_CHOICES}
@@ -255,7 +312,7 @@ class AccountPage(QWizardPage):
         except UserError as exc:
             self.status.error(str(exc))
             return
-        password = self.password_edit.text().encode("utf-8") or None
+        password = None if account.uses_oauth else (self.password_edit.text().encode("utf-8") or None)
         ctx = self._wizard.ctx
         self.testing = True
         self.test_button.setEnabled(False)
@@ -275,7 +332,8 @@ class AccountPage(QWizardPage):
         how = "STARTTLS" if check.security == "starttls" else "TLS"
         limit = f" It accepts messages up to {check.size_limit / 1e6:.0f} MB." if check.size_limit else ""
         if check.logged_in:
-            self.status.ok(f"Connection works: connected securely to {check.where} ({how}) and logged in as {account.username}. Nothing was sent.{limit}")
+            signed = " with your sign-in" if account.uses_oauth else ""
+            self.status.ok(f"Connection works: connected securely to {check.where} ({how}) and logged in as {account.username}{signed}. Nothing was sent.{limit}")
         else:
             self.status.warning(
                 f"Connected securely to {check.where} ({how}), but no password was given, so logging in "

@@ -1,4 +1,4 @@
-"""The outbox state machine, account presets and the draft hand-off, without a network."""
+"""The outbox state machine and account presets, without a network."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from smimehelper.core.secrets import OsKeyring
-from smimehelper.core.transport import handoff
 from smimehelper.core.transport.accounts import AccountError, AccountStore, PRESETS, make_account
 from smimehelper.core.transport.outbox import FAILED, HANDED_OVER, QUEUED, SENDING, SENT, Outbox
 
@@ -29,7 +28,7 @@ def test_enqueue_keeps_the_message_before_anything_is_sent(tmp_path: Path) -> No
     assert outbox.message_path(item.id).stat().st_mode & 0o077 == 0
 
 
-@pytest.mark.parametrize(("crashed_in", "after"), [(SENDING, QUEUED), (HANDED_OVER, FAILED), (QUEUED, QUEUED), (SENT, SENT)])
+@pytest.mark.parametrize(("crashed_in", "after"), [(SENDING, QUEUED), (HANDED_OVER, QUEUED), (QUEUED, QUEUED), (SENT, SENT), (FAILED, FAILED)])
 def test_recovery_after_a_crash(tmp_path: Path, crashed_in: str, after: str) -> None:
     outbox = Outbox(tmp_path)
     item = outbox.enqueue(_message(tmp_path), account="a", envelope_from="a@example.org", recipients=("b@example.org",), subject="s")
@@ -37,8 +36,8 @@ def test_recovery_after_a_crash(tmp_path: Path, crashed_in: str, after: str) -> 
     Outbox(tmp_path).recover()  # a new process after kill -9
     recovered = Outbox(tmp_path).get(item.id)
     assert recovered.state == after
-    if crashed_in == HANDED_OVER:
-        assert "probably been accepted" in recovered.history[-1][2]
+    if crashed_in in (SENDING, HANDED_OVER):  # the answer may have been lost: sent again, maybe twice
+        assert "may get it twice" in recovered.history[-1][2]
 
 
 def test_backoff_makes_a_message_wait(tmp_path: Path) -> None:
@@ -66,7 +65,7 @@ def test_backoff_makes_a_message_wait(tmp_path: Path) -> None:
     ],
 )
 def test_presets_fill_in_the_servers(email: str, host: str, port: int, security: str, imap: str) -> None:
-    account = make_account(email)
+    account = make_account(email, oauth_client_id="id-from-it")  # Gmail and Microsoft sign in (issue 15)
     assert (account.smtp_host, account.smtp_port, account.security, account.imap_host, account.imap_port) == (host, port, security, imap, 993)
     assert account.saves_sent_copy == (host == "smtp.gmail.com")
 
@@ -83,17 +82,9 @@ def test_unknown_provider_and_bad_settings(tmp_path: Path) -> None:
 
 def test_account_store_never_writes_the_password(tmp_path: Path) -> None:
     store = AccountStore(tmp_path, OsKeyring())  # the fail keyring in tests
-    assert store.add(make_account("x@gmail.com"), b"app-password") is False
+    assert store.add(make_account("x@gmail.com", auth="password"), b"app-password") is False
     assert b"app-password" not in (tmp_path / "accounts.json").read_bytes()
     assert store.password(store.get("x@gmail.com")) is None
     store.remove("x@gmail.com")
     with pytest.raises(AccountError):
         store.get()
-
-
-def test_draft_copy_adds_only_x_unsent(tmp_path: Path) -> None:
-    source = _message(tmp_path, b"From: a@example.org\r\nSubject: s\r\n\r\n" + b"x" * 3_000_000)
-    draft = handoff.write_draft(source, tmp_path / "draft.eml")
-    assert draft.read_bytes() == b"X-Unsent: 1\r\n" + source.read_bytes()
-    again = handoff.write_draft(draft, tmp_path / "again.eml")
-    assert again.read_bytes() == draft.read_bytes()  # never two X-Unsent lines
