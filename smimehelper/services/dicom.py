@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .stores import Stores
 
 DEFAULT_SPLIT_LIMIT = 25 * 1000 * 1000
+FILES_PROGRESS = "progress(-files done, files) while the DICOM copies are made, then progress(bytes, bytes)"
 
 
 @dataclass(frozen=True)
@@ -386,8 +387,10 @@ def compose_dicom(request: ComposeInput, ask_passphrase: AskPassphrase | None, *
     if request.split and request.bcc:
         raise SplitError("A split study cannot have Bcc recipients; send it to To/Cc recipients only.")
     with scratch_folder() as scratch:
+        # While the copies are made: progress(-files done, files) (FILES_PROGRESS); then bytes.
+        files_progress = (lambda done, total: progress(-done, total)) if progress is not None else None
         prep = prepare(request.attachments, Path(scratch), deidentify=request.deidentify,  # type: ignore[arg-type]
-                       compress=request.compress, fileset=not request.split, progress=progress, cancelled=cancelled)
+                       compress=request.compress, fileset=not request.split, progress=files_progress, cancelled=cancelled)
         base, warnings, terms = build_request(request, ask_passphrase, stores=stores,
                                               attachments=(*prep.attachments, *extra), terms_from=prep.originals)
         if not request.split:

@@ -144,7 +144,8 @@ def test_cancel_while_removing_patient_details_leaves_nothing(qtbot, view: Compo
     settle(120_000)
     view.deid.switch.setChecked(True)
     qtbot.mouseClick(view.save_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: any(scratch.rglob("IMG*.dcm")), timeout=60_000)  # copies are being made
+    qtbot.waitUntil(lambda: "Removing patient details:" in view.progress_label.text(), timeout=60_000)
+    assert " of 1500 files" in view.progress_label.text() and view.progress_bar.value() < 1000
     qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
     settle(120_000)
     assert "Cancelled" in view.result_text() and view.result_kind() == "info"

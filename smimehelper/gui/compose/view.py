@@ -279,6 +279,16 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
     def _describe(outcome: services.ComposeOutcome) -> list[str]:
         return [*outcome.notes, *ComposeActions._describe(outcome)]
 
+    def _progress(self, done: int, total: int) -> None:  # services.dicom.FILES_PROGRESS: files, not bytes
+        if done >= 0 or total <= 0 or self._control is None:
+            super()._progress(done, total)
+            return
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(min(1000, -done * 1000 // total))
+        if not self._cancel_requested:
+            what = "Removing patient details" if self.deid.switch.isChecked() else "Preparing the DICOM files"
+            self.progress_label.setText(f"{what}: {-done} of {total} files")
+
     def attachment(self, path: Path) -> Attachment | None:
         return self.files.get(path)
 
