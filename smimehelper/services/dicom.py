@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.dicom.annex_e import DeidOptions
+from ..core.dicom.files import os_reason, private_folder
 from ..core.disclosure.model import DisclosedFile
 from ..core.errors import InputFileError, SecurityVerdictError
 from ..core.mime.writer import Attachment, prepare_attachment
@@ -193,9 +194,14 @@ def _study(attachments: Sequence[Attachment]) -> dict[str, str]:
     return {}
 
 
-def scratch_folder() -> tempfile.TemporaryDirectory[str]:
-    """A private temporary folder for the files that travel (removed by the caller's ``with``)."""
-    return tempfile.TemporaryDirectory(prefix="smimehelper-dicom-")
+SCRATCH_PREFIX = "smimehelper-dicom-"
+STAGING_PREFIX = ".smimehelper-deidentify-"
+
+
+def scratch_folder() -> contextlib.AbstractContextManager[Path]:
+    """A private temporary folder (0700) for the files that travel, removed by the caller's
+    ``with``; one left by a kill -9 is removed the next time (core.dicom.files.private_folder)."""
+    return private_folder(None, SCRATCH_PREFIX)
 
 
 # -- dicom deidentify (files to a folder) -------------------------------------------------------
@@ -245,29 +251,26 @@ def deidentify_to_folder(inputs: Sequence[Path], out_dir: Path, options: DeidOpt
     if clash is not None:
         raise InputFileError(f"{clash} already exists; choose an empty folder.")
     created = not out_dir.exists()
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".smimehelper-deidentify-", dir=out_dir))
-    except OSError as exc:
-        raise InputFileError(f"Cannot write into {out_dir}: {exc.strerror or exc}.") from None
     session = DeidSession(options)
     moved: list[Path] = []
     try:
-        run_all(deidentify_file, [(s, staging / t.name, session) for s, t in zip(sources, targets)],
-                progress=progress, cancelled=cancelled)
-        for target in targets:
-            _move_new(staging / target.name, target)
-            moved.append(target)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with private_folder(out_dir, STAGING_PREFIX) as staging:  # a stale one (kill -9) is removed first
+            run_all(deidentify_file, [(s, staging / t.name, session) for s, t in zip(sources, targets)],
+                    progress=progress, cancelled=cancelled)
+            for target in targets:
+                _move_new(staging / target.name, target)
+                moved.append(target)
         os.sync()  # the copies are kept: on disk once, not one fsync per file
-    except BaseException:
+    except BaseException as exc:
         for target in moved:  # all or nothing: never a half de-identified study
             target.unlink(missing_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
         if created:
             with contextlib.suppress(OSError):
                 out_dir.rmdir()
+        if isinstance(exc, OSError):
+            raise InputFileError(f"Cannot write into {out_dir}: {os_reason(exc)}. No copy was kept.") from None
         raise
-    shutil.rmtree(staging, ignore_errors=True)
     return [DeidentifiedFile(s, t) for s, t in zip(sources, targets)]
 
 
@@ -309,7 +312,7 @@ def reassemble(messages: Sequence[Path], out_dir: Path | None, open_one: Callabl
     with ``out_dir``, write the study's files there. Raises PartsMissing naming missing parts."""
     from ..core.dicom.split import MANIFEST_NAME, Manifest, PartsMissing, check_parts, missing_text, sha256_file
 
-    with tempfile.TemporaryDirectory(prefix="smimehelper-parts-") as scratch:
+    with private_folder(None, "smimehelper-parts-") as scratch:  # decrypted files: never left behind
         manifests, opened_by_part, saved = [], {}, {}
         signers = set()
         for index, message in enumerate(messages):

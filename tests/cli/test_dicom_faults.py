@@ -197,3 +197,61 @@ def test_a_fifo_inside_a_study_folder_is_skipped(pki: Pki, tmp_path: Path) -> No
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def kill_midway(args: list[str], env: dict[str, str], started: "callable") -> None:  # type: ignore[valid-type]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not started():
+            assert proc.poll() is None, "finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the process and its workers, no clean-up possible
+        proc.wait()
+    assert group_gone(proc.pid)
+
+
+def test_kill_9_leftovers_are_removed_by_the_next_run(pki: Pki, many_files: Path, tmp_path: Path) -> None:
+    env = environment(tmp_path)
+    out = tmp_path / "out"
+    staging = lambda: list(out.glob(".smimehelper-deidentify-*"))  # noqa: E731
+    kill_midway([SCRIPT, "dicom", "deidentify", str(many_files), "-o", str(out)], env,
+                lambda: any(len(os.listdir(p)) > 30 for p in staging()))
+    assert staging(), "kill -9 leaves the hidden staging folder"
+    temp = tmp_path / "tmp"
+    kill_midway(compose_args(pki, tmp_path / "m.eml", "--attach", many_files, "--deidentify"), env,
+                lambda: sum(1 for _ in temp.rglob("IMG*.dcm")) > 30)
+    assert list(temp.glob("smimehelper-dicom-*")), "kill -9 leaves the private temporary folder"
+
+    small = write_study(tmp_path / "small", 2).folder
+    result = subprocess.run([SCRIPT, "dicom", "deidentify", str(small), "-o", str(out)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["IMG00001.dcm", "IMG00002.dcm"]  # the stale staging is gone
+    result = subprocess.run(compose_args(pki, tmp_path / "m.eml", "--attach", small, "--deidentify"), env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert leftovers(tmp_path) == []  # the stale copies in the temporary folder are gone too
+
+
+def test_two_deidentify_runs_into_one_folder_never_mix(many_files: Path, tmp_path: Path) -> None:
+    """Two processes at once into the same folder: one gets every name, the other an error and
+    keeps nothing; the folder holds one complete set."""
+    out = tmp_path / "out"
+    args = [SCRIPT, "dicom", "deidentify", str(many_files), "-o", str(out)]
+    env = environment(tmp_path)
+    first = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    results = [(p.communicate(timeout=300)[1], p.returncode) for p in (first, second)]
+    codes = sorted(code for _, code in results)
+    assert codes == [0, 2], results  # never both: the names are taken without replacing
+    failed = next(err for err, code in results if code == 2)
+    assert "already exists" in failed and "Traceback" not in failed
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"IMG{n:05d}.dcm" for n in range(1, 1501)]  # one complete set, no staging left
+    import pydicom
+
+    uids = {str(pydicom.dcmread(out / n, stop_before_pixels=True).StudyInstanceUID) for n in names}
+    assert len(uids) == 1  # all from one run (each run has its own UID key)

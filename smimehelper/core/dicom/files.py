@@ -33,6 +33,11 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
+try:
+    import fcntl
+except ImportError:  # Windows: no stale-folder detection
+    fcntl = None  # type: ignore[assignment]
+
 
 @contextlib.contextmanager
 def replacing_writer(target: Path) -> Iterator[BinaryIO]:
@@ -64,3 +69,59 @@ def os_reason(exc: OSError) -> str:
         return os.strerror(exc.errno)
     found = re.findall(r"\[Errno \d+\] ([^\n]+)", str(exc))
     return found[-1].strip() if found else "the file cannot be written"
+
+
+@contextlib.contextmanager
+def private_folder(parent: Path | None, prefix: str) -> Iterator[Path]:
+    """A new folder (0700) for the copies of patient files, removed when the block ends.
+
+    While it exists it holds a locked ``.lock``; one left behind by a hard crash (kill -9, power
+    loss) is unlocked, so the next call with the same ``parent`` and ``prefix`` recognises it as
+    ours and stale, and removes it with what it holds. Nothing else is ever removed: the name,
+    the owner and the free lock must all match."""
+    parent = Path(parent) if parent is not None else Path(tempfile.gettempdir())
+    remove_stale_folders(parent, prefix)
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    fd = os.open(path / ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield path
+    finally:
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(fd)
+
+
+def remove_stale_folders(parent: Path, prefix: str) -> list[Path]:
+    """Remove our folders ``parent/prefix*`` whose lock no process holds any more."""
+    removed: list[Path] = []
+    if fcntl is None:
+        return removed
+    try:
+        entries = [e for e in os.scandir(parent) if e.name.startswith(prefix)]
+    except OSError:
+        return removed
+    uid = os.getuid()
+    for entry in entries:
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode) or info.st_uid != uid:
+                continue
+            fd = os.open(os.path.join(entry.path, ".lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue  # no lock file (not ours, or made before the lock was taken): left alone
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)  # a live process holds it
+            continue
+        try:
+            import shutil
+
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+        finally:
+            os.close(fd)
+    return removed

@@ -15,7 +15,6 @@ core.dicom.summary is shown under the table.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +102,10 @@ def summarize_attachments(paths: Sequence[Path]) -> Summaries:
             warnings.setdefault(f"{path.name}: {summary.warning}", None)
     after: dict[str, str] = {}
     if readable:
-        with tempfile.TemporaryDirectory(prefix="smimehelper-preview-") as folder:
-            sample = Path(folder) / "sample.dcm"
+        from ...core.dicom.files import private_folder
+
+        with private_folder(None, "smimehelper-preview-") as folder:
+            sample = folder / "sample.dcm"
             try:
                 deidentify_file(readable[0], sample, DeidSession(DeidOptions()))
                 cleaned = summarize(sample)
