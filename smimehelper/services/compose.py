@@ -91,7 +91,8 @@ def compose_message(
     Without ``sign_key`` the identity comes from the store; recipients without a
     ``recipient_certs`` file get the newest valid certificate from the contacts.
     ``attachments`` are files already typed by the caller (a password package is text/html),
-    sent after ``request.attachments``.
+    sent after ``request.attachments``. ``progress(done, total)`` counts bytes; while DICOM
+    copies are made (deidentify/compress) it is called as ``progress(-files done, files)``.
     """
     # Header text first: a line break in the subject or a name is refused before any file is
     # read (or de-identified) or any passphrase asked.
