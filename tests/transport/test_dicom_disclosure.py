@@ -178,3 +178,20 @@ def test_package_for_others_is_refused_with_dicom_options(setup, pki: Pki, optio
                             "--package-for-others", option)
     assert code == 2 and "--package-for-others" in err and "Traceback" not in err
     assert not list(tmp_path.glob("p.*")) and transfers(run) == []
+
+
+def test_split_send_without_a_file_goes_through_the_outbox(setup, smtp_server_factory, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    """compose --send without -o: the parts are built into the outbox's staging and all leave."""
+    run, password, tmp_path = setup
+    server = smtp_server_factory("starttls", password=PASSWORD)
+    add_account(run, password, server)
+    study = write_study(tmp_path / "study", 6, 256, 256)
+    code, out, err = run("compose", "--to", "bob@example.org", "--subject", "CBCT", "--body", "Hi\n",
+                         "--passphrase-file", str(pki.passphrase_file), "--send", "--password-file", str(password),
+                         "--attach", str(study.folder), "--split", "--size-limit", "1")
+    assert code == 0, out + err
+    logged = transfers(run)
+    assert len(logged) >= 2 and len(server.received) == len(logged)
+    assert {t["part"] for t in logged} == {f"{k} of {len(logged)}" for k in range(1, len(logged) + 1)}
+    assert all(t["state"] == "sent" and t["method"] == "split-parts" for t in logged)
+    assert not list(tmp_path.glob("*.eml"))
