@@ -25,7 +25,7 @@ _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 class Preview:
     """A preview image and what it shows."""
 
-    png: bytes
+    png: bytes  # the encoded picture (PNG unless another image_format was asked for)
     width: int
     height: int
     frame: int  # 0-based index of the frame shown
@@ -46,8 +46,9 @@ def thumbnail_png(path: Path, side: int = 128) -> bytes | None:
     return preview_png(path, side)
 
 
-def preview(path: Path, max_side: int = 512) -> Preview | None:
-    """Like :func:`preview_png`, with the size and the frame shown."""
+def preview(path: Path, max_side: int = 512, *, image_format: str = "PNG") -> Preview | None:
+    """Like :func:`preview_png`, with the size and the frame shown; ``image_format="JPEG"``
+    for a smaller picture where a photo-like rendering is enough (the password package)."""
     if max_side < 1:
         raise ValueError("max_side must be positive")
     header = read_header(path)
@@ -76,7 +77,7 @@ def preview(path: Path, max_side: int = 512) -> Preview | None:
         # No decoder for this transfer syntax, or pixel data that does not match the header:
         # the file is still sent as it is, it just has no preview.
         return None
-    return _encode(rgb, max_side, index, frames, str(header.get("PhotometricInterpretation", "")))
+    return _encode(rgb, max_side, index, frames, str(header.get("PhotometricInterpretation", "")), image_format)
 
 
 def read_header(path: Path) -> Any:
@@ -127,9 +128,18 @@ def _to_display(arr: Any, ds: Any, index: int) -> Any:
         raise ValueError("unexpected pixel array shape")
     values = pixels.apply_modality_lut(arr, ds).astype(np.float64)
     grey = _voi(values, ds, index)
-    if photometric == "MONOCHROME1":
+    if _inverted(ds, photometric):
         grey = 255.0 - grey
     return np.clip(np.rint(grey), 0, 255).astype(np.uint8)
+
+
+def _inverted(ds: Any, photometric: str) -> bool:
+    """A Presentation LUT Shape, when present, decides (PS3.3 C.11.6, as DCMTK renders it);
+    else MONOCHROME1 is inverted (white is "no signal")."""
+    shape = str(ds.get("PresentationLUTShape", "") or "").upper()
+    if shape in ("IDENTITY", "INVERSE"):
+        return shape == "INVERSE"
+    return photometric == "MONOCHROME1"
 
 
 def _voi(values: Any, ds: Any, index: int) -> Any:
@@ -204,7 +214,7 @@ def _scale_to_8bit(arr: Any, bits: int) -> Any:
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
-def _encode(rgb: Any, max_side: int, index: int, frames: int, photometric: str) -> Preview:
+def _encode(rgb: Any, max_side: int, index: int, frames: int, photometric: str, image_format: str = "PNG") -> Preview:
     import numpy as np
     from PIL import Image
 
@@ -212,5 +222,8 @@ def _encode(rgb: Any, max_side: int, index: int, frames: int, photometric: str) 
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    if image_format == "JPEG":
+        image.convert("RGB" if image.mode not in ("L", "RGB") else image.mode).save(out, format="JPEG", quality=88)
+    else:
+        image.save(out, format="PNG")
     return Preview(out.getvalue(), image.size[0], image.size[1], index, frames, photometric)
