@@ -111,3 +111,14 @@ def p12_variants(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> dict[str
     Keys: aes, 3des, legacy-rc2, nokey, truncated, corrupted, garbage, pem-key, pem-cert.
     """
     return make_p12_variants(pki, tmp_path_factory.mktemp("p12-variants"))
+
+
+# --------------------------------------------------------------------------- a practice's own authority
+from tests.practice_pki import PracticePki, make_practice_pki  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def practice(tmp_path_factory: pytest.TempPathFactory) -> PracticePki:
+    """Smith Practice CA, Dr Sam Smith and the user Dr Dana Dentist, made by the OpenSSL CLI
+    with the real clock (see tests/practice_pki.py)."""
+    return make_practice_pki(tmp_path_factory.mktemp("practice"))

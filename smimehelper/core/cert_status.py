@@ -29,6 +29,7 @@ from pyhanko_certvalidator.errors import (
 )
 
 from .certs import cert_emails, describe
+from .names import plain_name
 from .validation import Purpose, find_problem
 
 FETCH_TIMEOUT_SECONDS = 5
@@ -82,7 +83,15 @@ def certificate_status(
     fetch: bool = True,
     strict_revocation: bool = False,
     own: bool = False,
+    trusted_directly: bool = False,
 ) -> CertStatus:
+    """The status of ``cert`` for ``purpose`` at ``now``.
+
+    ``trusted_directly``: the user chose to trust this very certificate (they compared its
+    fingerprint with its owner), so no authority has to vouch for it: the local checks (dates,
+    usage, key, address) still apply, the chain to an anchor is not needed. It never makes the
+    certificate an authority for anything else.
+    """
     info = describe(cert)
     who = email or (info.emails[0] if info.emails else info.display_name)
     if not cert_emails(cert):
@@ -90,6 +99,8 @@ def certificate_status(
     problem = find_problem(cert, purpose, now, email, own=own)
     if problem is not None:
         return CertStatus(_LOCAL_CODES.get(problem.code, Status.WRONG_USAGE), problem.reason)
+    if trusted_directly:
+        return CertStatus(Status.VALID, None)
     if not anchors:
         return CertStatus(Status.UNTRUSTED_ISSUER, f"No trusted certificate authorities are set up, so the certificate of {who} cannot be checked. Add your authority with 'smimehelper trust add'.")
     try:
@@ -103,7 +114,7 @@ def certificate_status(
     except InsufficientRevinfoError:
         return CertStatus(Status.REVOCATION_UNKNOWN, f"Whether the certificate of {who} has been revoked could not be checked (offline, or its authority did not answer), and strict revocation checking is on.")
     except PathBuildingError:
-        return CertStatus(Status.UNTRUSTED_ISSUER, f"The certificate of {who} was issued by {info.issuer}, which is not among your trusted authorities.")
+        return CertStatus(Status.UNTRUSTED_ISSUER, f"The certificate of {who} was issued by {plain_name(cert.issuer)}, which is not among your trusted authorities.")
     except InvalidCertificateError as exc:
         if "usage" in str(exc).lower():
             return CertStatus(Status.WRONG_USAGE, f"The certificate of {who} may not be used to {'sign' if purpose is Purpose.SIGN else 'encrypt'} e-mail.")

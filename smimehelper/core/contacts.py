@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -34,6 +34,9 @@ class ContactCert:
     signing_time: dt.datetime | None
     source: str
     added: str
+    trusted_directly: str | None = None
+    """When the user chose to trust this very certificate (ISO time), having compared its
+    fingerprint with its owner; None when only an authority can vouch for it."""
 
 
 def _pem(cert: x509.Certificate) -> str:
@@ -58,6 +61,7 @@ class ContactStore:
                     signing_time=dt.datetime.fromisoformat(e["signing_time"]) if e.get("signing_time") else None,
                     source=e.get("source", ""),
                     added=e.get("added", ""),
+                    trusted_directly=e.get("trusted_directly") or None,
                 )
             )
         return sorted(found, key=lambda c: (c.email, -c.cert.not_valid_after_utc.timestamp()))
@@ -122,7 +126,8 @@ class ContactStore:
                     continue
                 entries.remove(old)
             entry = ContactCert(email, fingerprint, cert, tuple(chain), capabilities if old is None or capabilities else old.capabilities,
-                                signing_time, source or (old.source if old else ""), old.added if old else now)
+                                signing_time, source or (old.source if old else ""), old.added if old else now,
+                                old.trusted_directly if old else None)
             entries.append(entry)
             added.append(entry)
         return added
@@ -134,6 +139,27 @@ class ContactStore:
             raise AddressError(f"There is no contact certificate for {email}.")
         self._save(keep)
         return len(entries) - len(keep)
+
+    def set_trusted_directly(self, fingerprint: str, trusted: bool, *, when: str | None = None) -> list[ContactCert]:
+        """Trust (or stop trusting) the certificate with this SHA-256 fingerprint itself, for
+        every address it is stored under; returns the entries changed."""
+        wanted = fingerprint.lower().replace(":", "").replace(" ", "")
+        stamp = (when or dt.datetime.now(dt.timezone.utc).isoformat()) if trusted else None
+        entries = self.entries()
+        changed = []
+        for index, entry in enumerate(entries):
+            if entry.fingerprint == wanted and (entry.trusted_directly is None) == trusted:
+                entries[index] = replace(entry, trusted_directly=stamp)
+                changed.append(entries[index])
+        if not any(e.fingerprint == wanted for e in entries):
+            raise AddressError("That certificate is not among your contacts (any more); import it first.")
+        if changed:
+            self._save(entries)
+        return changed
+
+    def directly_trusted(self) -> frozenset[str]:
+        """Fingerprints (lower-case hex) of the certificates the user trusts themselves."""
+        return frozenset(e.fingerprint for e in self.entries() if e.trusted_directly)
 
     def export(self, email: str) -> bytes:
         found = self.for_address(email)
@@ -168,7 +194,7 @@ class ContactStore:
                  "chain": [_pem(c) for c in e.chain],
                  "capabilities": base64.b64encode(e.capabilities).decode() if e.capabilities else None,
                  "signing_time": e.signing_time.isoformat() if e.signing_time else None,
-                 "source": e.source, "added": e.added}
+                 "source": e.source, "added": e.added, "trusted_directly": e.trusted_directly}
                 for e in entries]},
         )
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
@@ -25,6 +26,7 @@ from pyhanko_certvalidator.errors import (
 )
 
 from .certs import describe
+from .names import plain_name
 from .validation import Purpose, find_usage_problem
 
 
@@ -37,10 +39,23 @@ def trust_problem(
     intermediates: Sequence[x509.Certificate],
     anchors: Sequence[x509.Certificate],
     at: dt.datetime,
+    trusted_certs: Collection[str] = (),
 ) -> str | None:
-    """None when ``cert`` chains to an anchor and may sign e-mail at ``at``; else the reason."""
+    """None when ``cert`` chains to an anchor and may sign e-mail at ``at``; else the reason.
+
+    ``trusted_certs``: SHA-256 fingerprints (lower-case hex) of certificates the user trusts
+    themselves ("trust only this certificate"); such a signer needs no chain, but its usage and
+    its validity at the signing time are still checked.
+    """
     who = describe(cert)
     name = who.emails[0] if who.emails else who.display_name
+    if trusted_certs and cert.fingerprint(hashes.SHA256()).hex() in trusted_certs:
+        usage = find_usage_problem(cert, Purpose.SIGN, name)
+        if usage is not None:
+            return f"The certificate of {name} is not allowed to sign e-mail: {usage.reason}"
+        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            return f"The certificate of {name} was not valid when the message was signed ({at:%Y-%m-%d})."
+        return None
     if not anchors:
         return (
             f"No trusted certificate authority was given, so it is not known whether {name} is "
@@ -64,7 +79,7 @@ def trust_problem(
         return None
     except (PathBuildingError, PathValidationError, ExpiredError, NotYetValidError, RevokedError, InvalidCertificateError) as exc:
         last = exc
-    return _reason(last, name, who.issuer, at)
+    return _reason(last, name, plain_name(cert.issuer), at)
 
 
 def _reason(error: Exception | None, name: str, issuer: str, at: dt.datetime) -> str:

@@ -46,14 +46,17 @@ class TrustStore:
         return mine + (list(system_roots()) if self.use_system else [])
 
     def add(self, path: Path) -> list[TrustedCert]:
-        certs = load_certificates(path)
+        return self.add_certificates(load_certificates(path), where=str(path))
+
+    def add_certificates(self, certs: list[x509.Certificate], *, where: str = "This file") -> list[TrustedCert]:
+        """Trust these authorities (all are checked before anything is kept); returns the new ones."""
         existing = {t.fingerprint: t for t in self.list()}
         added = []
         for cert in certs:
             info = describe(cert)
             if not (info.is_ca or info.self_signed):
                 raise CertificateError(
-                    f"{path} contains a certificate for {info.display_name} that is not a certificate "
+                    f"{where} contains a certificate for {info.display_name} that is not a certificate "
                     "authority. Trust authorities, not people: add their certificate as a contact."
                 )
             fingerprint = cert.fingerprint(hashes.SHA256()).hex()

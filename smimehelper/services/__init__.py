@@ -11,6 +11,7 @@ faces decide how to ask for a passphrase, show progress or print. Nothing here p
 - ``handoff``: put a finished message into Thunderbird's Outbox and start Thunderbird
 - ``setup``: the first-run assistant (import, connection test, self-test, summaries)
 - ``demo``: the throwaway demo profile
+- ``trust``: trust a colleague's authority, or only their certificate
 
 ``clock`` is the one time seam: every use case asks :func:`now`, which calls ``services.clock``
 at call time, so a test (or a frozen-time demo) replaces ``services.clock`` and all of them see
@@ -55,6 +56,10 @@ _EXPORTS = {
     ),
     "demo": ("DemoProfile", "use_demo_profile"),
     "handoff": ("HandoffReport", "ComposedHandoff", "open_in_thunderbird", "compose_for_thunderbird"),
+    "trust": (
+        "AuthorityOffer", "CertificateOffer", "authority_offer", "authority_from_file", "trust_authority",
+        "certificate_offer", "trust_certificate", "stop_trusting_certificate", "fingerprint_groups", "contact_for",
+    ),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -87,3 +92,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         self_test, summarize_identity,
     )
     from .stores import ContactRow, Stores, import_contacts, list_contacts  # noqa: F401
+    from .trust import (  # noqa: F401
+        AuthorityOffer, CertificateOffer, authority_from_file, authority_offer, certificate_offer, contact_for,
+        fingerprint_groups, stop_trusting_certificate, trust_authority, trust_certificate,
+    )

@@ -164,7 +164,8 @@ def build_request(
                 continue
             entry, status = stores.contacts.best_for_encryption(
                 email,
-                lambda c, email=email: certificate_status(c.cert, Purpose.ENCRYPT, now, anchors, (*c.chain, *pool), email=email, strict_revocation=strict),
+                lambda c, email=email: certificate_status(c.cert, Purpose.ENCRYPT, now, anchors, (*c.chain, *pool), email=email, strict_revocation=strict,
+                                                         trusted_directly=c.trusted_directly is not None),
                 strict,
             )
             certs.append(entry.cert)

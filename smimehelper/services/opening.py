@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import datetime as dt
 
+from cryptography.hazmat.primitives import hashes
+
 from ..core.certs import cert_emails, load_certificates
 from ..core.contacts import ContactCert
 from ..core.errors import CertificateError, InputFileError
@@ -48,8 +50,30 @@ def open_message_file(
         now=request.now or clock(),
     )
     if stores is not None:
+        opened = honour_trusted_certificates(stores, opened, request.now or clock())
         harvest_signers(stores, opened, f"signed message {request.message.name}")
     return opened
+
+
+def honour_trusted_certificates(stores: Stores, opened: OpenedMessage, now: dt.datetime) -> OpenedMessage:
+    """A valid signature whose signer's certificate the user chose to trust themselves (Contacts:
+    "trust only this certificate") is trusted without an authority. Never when the From line does
+    not match the signer (RFC 8550 3: the reader already withdrew trust for that), never for a
+    signature that is not valid, and the usage and dates are checked as for any signer."""
+    chosen = stores.contacts.directly_trusted()
+    if not chosen or opened.sender_problem is not None:
+        return opened
+    from ..core.trust import trust_problem
+
+    changed = []
+    for verdict in opened.signatures:
+        signer = verdict.signer
+        if verdict.valid and not verdict.trusted and signer is not None and signer.fingerprint(hashes.SHA256()).hex() in chosen:
+            at = verdict.signed_at if verdict.signed_at and verdict.signed_at <= now else now
+            if trust_problem(signer, (), (), at, trusted_certs=chosen) is None:
+                verdict = replace(verdict, trusted=True, reason=None)
+        changed.append(verdict)
+    return replace(opened, signatures=tuple(changed))
 
 
 def harvest_signers(stores: Stores, opened: OpenedMessage, source: str, *, require_trust: bool = True) -> list[ContactCert]:

@@ -311,7 +311,8 @@ def split_by_certificate(stores: Stores | None, addresses: tuple[str, ...], reci
         try:
             stores.contacts.best_for_encryption(
                 email,
-                lambda c, email=email: certificate_status(c.cert, Purpose.ENCRYPT, when, anchors, (*c.chain, *pool), email=email, strict_revocation=strict),
+                lambda c, email=email: certificate_status(c.cert, Purpose.ENCRYPT, when, anchors, (*c.chain, *pool), email=email, strict_revocation=strict,
+                                                         trusted_directly=c.trusted_directly is not None),
                 strict,
             )
             usable.append(text)

@@ -82,7 +82,8 @@ def list_contacts(stores: Stores, now: dt.datetime | None = None, *, fetch: bool
     pool = stores.intermediates()
     entries = stores.contacts.for_address(address) if address else stores.contacts.entries()
     return [
-        ContactRow(e, certificate_status(e.cert, Purpose.ENCRYPT, now, anchors, (*e.chain, *pool), email=e.email, fetch=fetch, strict_revocation=strict))
+        ContactRow(e, certificate_status(e.cert, Purpose.ENCRYPT, now, anchors, (*e.chain, *pool), email=e.email, fetch=fetch, strict_revocation=strict,
+                                         trusted_directly=e.trusted_directly is not None))
         for e in entries
     ]
 
