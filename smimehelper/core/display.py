@@ -60,3 +60,12 @@ def signature_sentence(index: int, total: int, s: "SignatureVerdict", *, emphasi
 TRUNCATED_NOTE = (
     "The text is longer than shown here; the whole text is among the attachments as message.txt."
 )
+
+
+def fingerprint_in_groups(fingerprint: str) -> str:
+    """A SHA-256 fingerprint (hex, with or without colons) in 16 groups of four, two lines of
+    eight: what a person reads out on the phone ("A1B2 C3D4 ..."). The same digits in the same
+    order as the colon form other programs show (A1:B2:C3:D4:...)."""
+    digits = "".join(c for c in fingerprint if c not in ": \n").upper()
+    groups = [digits[i:i + 4] for i in range(0, len(digits), 4)]
+    return " ".join(groups[:8]) + ("\n" + " ".join(groups[8:]) if groups[8:] else "")

@@ -7,166 +7,50 @@ names) is shown as plain text with control characters made visible; it is never 
 HTML. Decrypting and saving run on a worker thread; the passphrase is asked first, on the GUI
 thread, and only when the key is protected by one.
 
-Also home to the small pieces the other views share: :class:`Banner` and :func:`visible`.
+The verdict's words are :mod:`.open_verdict`, the files' table :mod:`.open_attachments`; the
+small pieces all views share (:class:`Banner`, :func:`visible`) are :mod:`.widgets`.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import shiboken6
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
-    QLabel,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from ..core.display import TRUNCATED_NOTE, signature_sentence
-from ..core.display import human_size, printable
 from .. import services
+from ..core.display import TRUNCATED_NOTE, human_size
 from ..core.errors import PassphraseError
-from ..core.reader import OpenedMessage, SignatureVerdict
 from .context import GuiContext
+from .open_attachments import THUMBNAIL_MESSAGE_LIMIT, AttachmentsTable, Looked, look_at_attachments
+from .open_verdict import technical_details, trust_candidate, verdict
 from .style import icon
+from .widgets import (  # noqa: F401 (re-exported: other views import them from here)
+    CAUTION, GOOD, INFO, LEVEL_COLOURS, PROBLEM, Banner, Details, alive, fingerprint_groups, plain_label, visible,
+)
+from .words import local_time, utc_text
 
-# -- shared helpers ---------------------------------------------------------------------------
+if TYPE_CHECKING:
+    from ..core.reader import OpenedMessage
 
-GOOD, PROBLEM, CAUTION, INFO = "good", "problem", "caution", "info"
-LEVEL_COLOURS = {GOOD: "#1b7f3b", PROBLEM: "#b3261e", CAUTION: "#9a6700", INFO: "#3c4a5c"}
-LEVEL_ICONS = {GOOD: "ok", PROBLEM: "error", CAUTION: "warning"}
-LEVEL_WORDS = {GOOD: "OK", PROBLEM: "Problem", CAUTION: "Caution", INFO: "Note"}
-
-visible = printable  # the GUI's name for it; other views import it from here
-
-
-def fingerprint_lines(fingerprint: str) -> str:
-    """A colon-separated SHA-256 fingerprint in two lines of 16 bytes (fits narrow windows);
-    ``text.replace("\n", ":")`` gives it back whole."""
-    parts = fingerprint.split(":")
-    half = (len(parts) + 1) // 2
-    return ":".join(parts[:half]) + ("\n" + ":".join(parts[half:]) if parts[half:] else "")
-
-
-def plain_label(text: str = "", *, selectable: bool = True, wrap: bool = True) -> QLabel:
-    """A label that never interprets its text as HTML (Qt guesses rich text otherwise)."""
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(wrap)
-    if selectable:
-        label.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
-        )
-    return label
-
-
-def alive(widget: QWidget) -> bool:
-    """False once Qt deleted the widget (a task may report after its view was closed)."""
-    return shiboken6.isValid(widget)
-
-
-class Banner(QFrame):
-    """A coloured message line: green good, red problem, amber caution, grey information.
-
-    The level is also in the text read by screen readers (colour is never the only cue).
-    """
-
-    def __init__(self, parent: QWidget | None = None, *, name: str = "Message") -> None:
-        super().__init__(parent)
-        self.setObjectName("banner")
-        self.level = INFO
-        self.label = plain_label()
-        self.label.setObjectName("bannerText")
-        self.symbol = QLabel()
-        self.symbol.setFixedSize(18, 18)
-        self.symbol.setAccessibleName("")
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 6)
-        layout.addWidget(self.symbol, 0, Qt.AlignmentFlag.AlignTop)
-        layout.addWidget(self.label, 1)
-        self._name = name
-        self.setAccessibleName(name)
-        self.hide()
-
-    def show_message(self, text: str, level: str = INFO) -> None:
-        self.level = level
-        colour = LEVEL_COLOURS.get(level, LEVEL_COLOURS[INFO])
-        self.setStyleSheet(
-            f"QFrame#banner {{ background: {colour}; border-radius: 4px; }}"
-            "QLabel#bannerText { color: white; }"
-        )
-        symbol = icon(LEVEL_ICONS.get(level, ""))
-        self.symbol.setPixmap(symbol.pixmap(18, 18) if not symbol.isNull() else QPixmap())
-        self.symbol.setVisible(not symbol.isNull())
-        self.label.setText(text)
-        self.setAccessibleDescription(f"{LEVEL_WORDS.get(level, '')}: {text}")
-        self.label.setAccessibleName(f"{self._name} ({LEVEL_WORDS.get(level, '')})")
-        self.show()
-
-    def clear(self) -> None:
-        self.label.setText("")
-        self.hide()
-
-    def text(self) -> str:
-        return self.label.text()
-
-
-# -- the verdict in words ---------------------------------------------------------------------
-
-
-def _signature_line(index: int, total: int, s: SignatureVerdict) -> str:
-    return signature_sentence(index, total, s, emphasis=False)
-
-
-def verdict(opened: OpenedMessage) -> tuple[str, str, list[str]]:
-    """(level, headline, detail lines) for a message, in the command line's words."""
-    lines: list[str] = []
-    if not opened.encrypted:
-        lines.append("Encryption: none (anyone who handled this message could read it).")
-    elif opened.decrypted:
-        weak = " This is an old, weak cipher: ask the sender to update their mail program." if opened.encryption_weak else ""
-        lines.append(f"Encryption: encrypted ({opened.encryption}) and decrypted with your key.{weak}")
-    else:
-        lines.append(f"Encryption: encrypted, but it could not be decrypted. {visible(opened.decryption_problem)}")
-    if not opened.signatures:
-        lines.append("Signature: none (the sender is not proven).")
-    for index, signature in enumerate(opened.signatures):
-        lines.append(_signature_line(index, len(opened.signatures), signature))
-    if not opened.all_good:
-        if opened.encrypted and not opened.decrypted:
-            headline = "This message could not be decrypted: it was not encrypted for your certificate, or it is damaged."
-        else:
-            headline = "Warning: a security check failed. Do not trust this message or its files."
-        return PROBLEM, headline, lines
-    if not opened.encrypted and not opened.signatures:
-        return CAUTION, "Nothing to check: this message is neither signed nor encrypted, so its sender is not proven.", lines
-    if not opened.signatures:
-        return CAUTION, "Decrypted, but not signed: the sender is not proven.", lines
-    signers = ", ".join(dict.fromkeys(visible(s.signer_email or s.signer_subject) for s in opened.signatures))
-    if opened.encryption_weak:
-        return CAUTION, f"Signed by {signers}, valid and trusted, but encrypted with an old, weak cipher.", lines
-    protected = "signed and encrypted" if opened.encrypted else "signed (not encrypted)"
-    return GOOD, f"Everything checks out: {protected}, valid and trusted, from {signers}.", lines
-
-
-# -- the view -----------------------------------------------------------------------------------
+fingerprint_lines = fingerprint_groups  # the old name
 
 
 class OpenView(QWidget):
@@ -217,6 +101,13 @@ class OpenView(QWidget):
         self.verdict_details = plain_label()
         self.verdict_details.setAccessibleName("Security details")
         self.verdict_details.hide()
+        self.technical = Details(name="Technical details")
+        self.trust_button = QPushButton(icon("certificate"), "&Trust this sender's authority...")
+        self.trust_button.setToolTip("The signature is valid, but no authority you trust vouches for the signer: "
+                                     "check the fingerprint with them by phone, then trust their authority or only their certificate")
+        self.trust_button.setAccessibleName("Trust the signer")
+        self.trust_button.clicked.connect(self.trust_signer)
+        self.trust_button.hide()
 
         self.headers = QGroupBox("Message")
         form = QFormLayout(self.headers)
@@ -234,19 +125,7 @@ class OpenView(QWidget):
         self.body_view.setToolTip("The message text, shown as plain text")
         self.body_view.setPlaceholderText("The message text appears here.")
 
-        self.attachments_table = QTableWidget(0, 4)
-        self.attachments_table.setHorizontalHeaderLabels(["File", "Type", "Size", ""])
-        self.attachments_table.setAccessibleName("Attachments")
-        self.attachments_table.setToolTip("The files in this message. Select one and press Enter, or use Save..., to save it")
-        self.attachments_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.attachments_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.attachments_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.attachments_table.verticalHeader().hide()
-        header = self.attachments_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for column in (1, 2, 3):
-            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
-        self.attachments_table.doubleClicked.connect(lambda index: self.save_attachment(index.row()))
+        self.attachments_table = AttachmentsTable(self.save_attachment)
         for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             shortcut = QShortcut(QKeySequence(key), self.attachments_table)
             shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
@@ -276,6 +155,10 @@ class OpenView(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.verdict_banner)
         layout.addWidget(self.verdict_details)
+        trust_row = QHBoxLayout()
+        trust_row.addWidget(self.technical, 1)
+        trust_row.addWidget(self.trust_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(trust_row)
         layout.addWidget(self.headers)
         layout.addWidget(splitter, 1)
         layout.addWidget(self.status_banner)
@@ -310,10 +193,10 @@ class OpenView(QWidget):
         request = services.OpenInput(message=path)
         ctx = self.ctx
 
-        def work(_control: Any) -> OpenedMessage:
-            return services.open_message_file(request, _asker(passphrase), stores=ctx.stores())
+        def work(_control: Any) -> tuple[OpenedMessage, dict[int, Looked]]:
+            return open_and_look(ctx, request, passphrase)
 
-        self._start(work, lambda opened: self._show(generation, opened), lambda message: self._open_failed(generation, message))
+        self._start(work, lambda result: self._show(generation, *result), lambda message: self._open_failed(generation, message))
 
     def show_opened(self, path: Path, opened: OpenedMessage, passphrase: bytes, *, title: str,
                     on_release: Callable[[], None] | None = None) -> None:
@@ -332,7 +215,7 @@ class OpenView(QWidget):
         if callback is not None:
             callback()
 
-    def _show(self, generation: int, opened: OpenedMessage) -> None:
+    def _show(self, generation: int, opened: OpenedMessage, looked: dict[int, Looked] | None = None) -> None:
         if generation != self._generation:
             return
         self.opened = opened
@@ -343,10 +226,13 @@ class OpenView(QWidget):
         self.verdict_details.setText("\n".join(lines))
         self.verdict_details.setStyleSheet(f"color: {LEVEL_COLOURS[level]};")
         self.verdict_details.show()
+        self.technical.set_text(technical_details(opened))
+        self.trust_button.setVisible(trust_candidate(opened) is not None)
         self.from_label.setText(visible(opened.sender) or "(none)")
         self.to_label.setText(visible(", ".join(opened.to)) or "(none)")
         self.subject_label.setText(visible(opened.subject) or "(no subject)")
-        self.date_label.setText(visible(opened.date) or "(none)")
+        self.date_label.setText(visible(local_time(opened.date)) if opened.date else "(none)")
+        self.date_label.setToolTip(visible(utc_text(opened.date)) if opened.date else "")
         self.headers.show()
         if opened.body_text is not None:
             note = f"\n\n[{TRUNCATED_NOTE}]" if opened.body_truncated else ""
@@ -357,7 +243,7 @@ class OpenView(QWidget):
         else:
             self.body_view.setPlainText("")
             self.body_view.setPlaceholderText("This message has no text.")
-        self._fill_attachments(opened)
+        self._fill_attachments(opened, looked or {})
         self.message_opened.emit(opened)
 
     def _open_failed(self, generation: int, message: str) -> None:
@@ -373,31 +259,35 @@ class OpenView(QWidget):
         self.verdict_banner.clear()
         self.verdict_details.clear()
         self.verdict_details.hide()
+        self.technical.set_text("")
+        self.trust_button.hide()
         self.headers.hide()
         self.body_view.setPlainText("")
         self.body_view.setPlaceholderText("The message text appears here.")
-        self.attachments_table.setRowCount(0)
+        self.attachments_table.clear_files()
+        self.attachments_box.setTitle("Attachments")  # not the previous message's count
         self.save_all_button.setEnabled(False)
 
-    def _fill_attachments(self, opened: OpenedMessage) -> None:
-        table = self.attachments_table
-        table.setRowCount(len(opened.attachments))
-        for row, attachment in enumerate(opened.attachments):
-            name = visible(attachment.filename)
-            cells = (name, visible(attachment.content_type), human_size(attachment.size))
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setToolTip(f"{name}\n{visible(attachment.content_type)}, {attachment.size} bytes\nSHA-256 {attachment.sha256}")
-                table.setItem(row, column, item)
-            button = QPushButton("Save...")
-            button.setToolTip(f"Save {name} into a folder you choose")
-            button.setAccessibleName(f"Save {name}")
-            button.clicked.connect(lambda _checked=False, row=row: self.save_attachment(row))
-            table.setCellWidget(row, 3, button)
+    def _fill_attachments(self, opened: OpenedMessage, looked: dict[int, Looked]) -> None:
+        self.attachments_table.fill(opened, looked)
         self.save_all_button.setEnabled(bool(opened.attachments))
-        self.attachments_box.setTitle(f"Attachments ({len(opened.attachments)})" if opened.attachments else "Attachments (none)")
-        if opened.attachments:
-            table.selectRow(0)
+        count = len(opened.attachments)
+        self.attachments_box.setTitle(f"Attachments ({count})" if count else "Attachments (none)")
+
+    # -- trusting the signer --------------------------------------------------------------------
+    def trust_signer(self) -> None:
+        """Offer to trust the authority of a valid signature nobody vouches for yet (or only the
+        signer's certificate); after trusting, the message is checked again."""
+        if self.opened is None or self.path is None:
+            return
+        signature = trust_candidate(self.opened)
+        if signature is None:
+            return
+        from .trust_dialog import TrustDialog
+
+        chain = tuple(c for c in signature.certificates if c != signature.signer)
+        if TrustDialog.offer(self, self.ctx, signature.signer, chain, signature.signer_email or ""):
+            self.open_file(self.path)
 
     # -- saving ---------------------------------------------------------------------------------
     def _save_current(self) -> None:
@@ -496,6 +386,26 @@ class OpenView(QWidget):
         )
 
 
+def open_and_look(ctx: GuiContext, request: services.OpenInput, passphrase: bytes) -> tuple[OpenedMessage, dict[int, Looked]]:
+    """Open the message and look at its files (real type, thumbnail) on the task runner.
+
+    For the thumbnails the files are written for a moment into a private folder (0700) that is
+    removed before this returns; nothing of the message stays on disk. Very large messages are
+    opened without it (type icons only)."""
+    stores = ctx.stores()
+    try:
+        size = request.message.stat().st_size
+    except OSError:
+        size = THUMBNAIL_MESSAGE_LIMIT + 1  # let the opening say what is wrong with the file
+    if size > THUMBNAIL_MESSAGE_LIMIT:
+        return services.open_message_file(request, _asker(passphrase), stores=stores), {}
+    with tempfile.TemporaryDirectory(prefix="smimehelper-preview-") as folder:
+        opened = services.open_message_file(replace(request, save_attachments=Path(folder)), _asker(passphrase), stores=stores)
+        looked = look_at_attachments(opened)
+        opened = replace(opened, attachments=tuple(replace(a, saved_to=None) for a in opened.attachments))
+    return opened, looked
+
+
 def _asker(passphrase: bytes) -> Callable[[str], bytes]:
     def ask(_prompt: str) -> bytes:
         if not passphrase:
@@ -510,4 +420,4 @@ def _bold(font: QFont) -> QFont:
     return font
 
 
-__all__ = ["OpenView", "Banner", "visible", "verdict", "human_size", "plain_label", "alive", "fingerprint_lines"]
+__all__ = ["OpenView", "Banner", "visible", "verdict", "human_size", "plain_label", "alive", "fingerprint_lines", "open_and_look"]

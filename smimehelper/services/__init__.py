@@ -11,6 +11,7 @@ faces decide how to ask for a passphrase, show progress or print. Nothing here p
 - ``handoff``: put a finished message into Thunderbird's Outbox and start Thunderbird
 - ``setup``: the first-run assistant (import, connection test, self-test, summaries)
 - ``demo``: the throwaway demo profile
+- ``preflight``: what would stop a message, found before the passphrase is asked
 - ``trust``: trust a colleague's authority, or only their certificate
 
 ``clock`` is the one time seam: every use case asks :func:`now`, which calls ``services.clock``
@@ -56,6 +57,7 @@ _EXPORTS = {
     ),
     "demo": ("DemoProfile", "use_demo_profile"),
     "handoff": ("HandoffReport", "ComposedHandoff", "open_in_thunderbird", "compose_for_thunderbird"),
+    "preflight": ("Preflight", "RecipientProblem", "SizeProblem", "check_before_sending", "estimate_message_size"),
     "trust": (
         "AuthorityOffer", "CertificateOffer", "authority_offer", "authority_from_file", "trust_authority",
         "certificate_offer", "trust_certificate", "stop_trusting_certificate", "fingerprint_groups", "contact_for",
@@ -92,6 +94,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         self_test, summarize_identity,
     )
     from .stores import ContactRow, Stores, import_contacts, list_contacts  # noqa: F401
+    from .preflight import Preflight, RecipientProblem, SizeProblem, check_before_sending, estimate_message_size  # noqa: F401
     from .trust import (  # noqa: F401
         AuthorityOffer, CertificateOffer, authority_from_file, authority_offer, certificate_offer, contact_for,
         fingerprint_groups, stop_trusting_certificate, trust_authority, trust_certificate,

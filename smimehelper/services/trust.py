@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes
 
 from ..core.certs import describe, load_certificates, name_text
 from ..core.contacts import ContactCert
+from ..core.display import fingerprint_in_groups
 from ..core.errors import CertificateError
 from ..core.names import plain_name
 from . import now as clock
@@ -46,13 +47,9 @@ def fingerprint_hex(cert: x509.Certificate) -> str:
 
 
 def fingerprint_groups(cert_or_hex: x509.Certificate | str) -> str:
-    """The SHA-256 fingerprint in 16 groups of four, two lines of eight: easy to read out on
-    the phone ("A1B2 C3D4 ..."); the same digits, in the same order, as the colon form other
-    programs show (A1:B2:C3:D4:...)."""
+    """The SHA-256 fingerprint in 16 groups of four, two lines of eight (core.display)."""
     text = fingerprint_hex(cert_or_hex) if isinstance(cert_or_hex, x509.Certificate) else cert_or_hex
-    digits = text.replace(":", "").replace(" ", "").upper()
-    groups = [digits[i:i + 4] for i in range(0, len(digits), 4)]
-    return " ".join(groups[:8]) + ("\n" + " ".join(groups[8:]) if groups[8:] else "")
+    return fingerprint_in_groups(text)
 
 
 @dataclass(frozen=True)
@@ -166,22 +163,28 @@ def trust_authority(stores: Stores, offer: AuthorityOffer) -> TrustedCert | None
     return added[0] if added else None
 
 
-def certificate_offer(stores: Stores, entry: ContactCert) -> CertificateOffer:
-    info = describe(entry.cert)
+def certificate_offer(stores: Stores, cert: x509.Certificate, email: str = "") -> CertificateOffer:
+    """A colleague's own certificate, to compare before trusting only it."""
+    info = describe(cert)
+    who = email or (info.emails[0] if info.emails else info.display_name)
     return CertificateOffer(
-        entry.email, info.display_name, fingerprint_groups(entry.cert), entry.fingerprint, plain_name(entry.cert.issuer),
-        entry.cert.not_valid_after_utc, entry.trusted_directly is not None,
+        who, info.display_name, fingerprint_groups(cert), fingerprint_hex(cert), plain_name(cert.issuer),
+        cert.not_valid_after_utc, fingerprint_hex(cert) in stores.contacts.directly_trusted(),
     )
 
 
-def trust_certificate(stores: Stores, entry: ContactCert) -> list[ContactCert]:
-    """Trust only this certificate of a contact (for every address it is stored under)."""
-    return stores.contacts.set_trusted_directly(entry.fingerprint, True, when=clock().isoformat())
+def trust_certificate(stores: Stores, cert: x509.Certificate, chain: Sequence[x509.Certificate] = ()) -> list[ContactCert]:
+    """Trust only this certificate (for every address in it). A signer not yet among the
+    contacts (a signature nobody vouched for is not kept by itself) is added first."""
+    fingerprint = fingerprint_hex(cert)
+    if not any(e.fingerprint == fingerprint for e in stores.contacts.entries()):
+        stores.contacts.add(cert, chain=tuple(chain), source="trusted after comparing its fingerprint")
+    return stores.contacts.set_trusted_directly(fingerprint, True, when=clock().isoformat())
 
 
-def stop_trusting_certificate(stores: Stores, entry: ContactCert) -> list[ContactCert]:
+def stop_trusting_certificate(stores: Stores, cert: x509.Certificate) -> list[ContactCert]:
     """Back to needing an authority for this certificate."""
-    return stores.contacts.set_trusted_directly(entry.fingerprint, False)
+    return stores.contacts.set_trusted_directly(fingerprint_hex(cert), False)
 
 
 def contact_for(stores: Stores, email: str, fingerprint: str | None = None) -> ContactCert | None:

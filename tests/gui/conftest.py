@@ -69,3 +69,15 @@ def pki_home(ctx: GuiContext, pki: Pki, monkeypatch: pytest.MonkeyPatch) -> serv
     stores.trust.add(pki.root.cert_pem)
     services.import_contacts(stores, tuple(pki.entity(n).cert_pem for n in PKI_CONTACTS), lambda _prompt: PKI_PASSPHRASE)
     return stores
+
+
+@pytest.fixture(autouse=True)
+def no_modal_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dialog's ``exec()`` would wait for a click that never comes and hang the test run:
+    fail at once instead, naming the dialog (tests replace the methods that open dialogs)."""
+    from PySide6.QtWidgets import QDialog
+
+    def refuse(self: QDialog, *_args: object) -> int:
+        raise AssertionError(f"a modal dialog was opened in a test: {type(self).__name__} {self.windowTitle()!r}")
+
+    monkeypatch.setattr(QDialog, "exec", refuse)

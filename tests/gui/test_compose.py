@@ -22,6 +22,8 @@ from smimehelper.core.transport.accounts import make_account
 from smimehelper.demo_xray import write_synthetic_dental_xray
 from smimehelper.gui import compose
 from smimehelper.gui.compose import ComposeView, estimate_message_size
+from smimehelper.gui.compose.ask_dialog import SAVE, SEND
+from smimehelper.gui.compose.texts import REQUEST_BODY
 from smimehelper.gui.context import GuiContext
 from smimehelper.gui.recipients import split_addresses
 from tests.judges import openssl_decrypt, openssl_verify
@@ -440,11 +442,19 @@ def test_ask_for_a_certificate_without_account_saves_a_signed_request(qtbot, vie
                                                                       pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "request.eml"
     save_to(monkeypatch, out)
+    shown: list[tuple[str, str, bool]] = []
+
+    def confirm(email: str, sender: str, *, can_send: bool) -> tuple[str, str]:
+        shown.append((email, sender, can_send))
+        return SAVE, REQUEST_BODY
+
+    monkeypatch.setattr(view, "confirm_request", confirm)
     fill(qtbot, view, "nobody@example.org")
     chip = view.to_field.chip("nobody@example.org")
     assert chip is not None and chip.ask_button is not None
     qtbot.mouseClick(chip.ask_button, Qt.MouseButton.LeftButton)
     settle()
+    assert shown == [("nobody@example.org", "Dr Alice Sender <alice@example.org>", False)]  # shown before anything
     assert_success(view)
     assert f"Saved the request to {out}" in view.result_text()
     raw = out.read_bytes()
@@ -462,13 +472,20 @@ def test_ask_for_a_certificate_with_an_account_sends_the_request(qtbot, view: Co
     monkeypatch.setattr(view, "ask_account_password", lambda _account: SMTP_PASSWORD.encode())
     fill(qtbot, view, "nobody@example.org")
     chip = view.to_field.chip("nobody@example.org")
+    monkeypatch.setattr(view, "confirm_request", lambda _email, _sender, *, can_send: None)  # Cancel
+    qtbot.mouseClick(chip.ask_button, Qt.MouseButton.LeftButton)  # type: ignore[union-attr]
+    settle()
+    assert smtp.received == [] and view.passphrase_asked == []  # type: ignore[attr-defined]
+    assert "Nothing was sent to nobody@example.org" in view.result_text()
+    edited = REQUEST_BODY.replace("Thank you", "Thanks, Alice")
+    monkeypatch.setattr(view, "confirm_request", lambda _email, _sender, *, can_send: (SEND, edited) if can_send else None)
     qtbot.mouseClick(chip.ask_button, Qt.MouseButton.LeftButton)  # type: ignore[union-attr]
     settle(60_000)
     assert_success(view)
     assert "Asked nobody@example.org for their certificate" in view.result_text()
     assert [m.rcpt_tos for m in smtp.received] == [("nobody@example.org",)]
     assert b"multipart/signed" in smtp.received[0].data
-    openssl_verify(smtp.received[0].data, pki.root.cert_pem, attime=pki.now)
+    assert b"Thanks, Alice" in openssl_verify(smtp.received[0].data, pki.root.cert_pem, attime=pki.now)  # the text as edited
     # The message being written is untouched.
     assert view.to_field.emails() == ["nobody@example.org"]
 

@@ -85,7 +85,8 @@ def test_good_message_is_valid_trusted_with_its_attachment(qtbot, view: OpenView
     table = view.attachments_table
     assert table.rowCount() == 1
     assert table.item(0, 0).text() == "panoramic x-ray.dcm"
-    assert table.item(0, 1).text() == "application/octet-stream"  # not a real DICOM file
+    assert table.item(0, 1).text() == "File"  # not a real DICOM file: its content shows no type
+    assert "application/octet-stream" in table.item(0, 1).toolTip()
     assert open_ctx.asked == ["Passphrase for your certificate:"]  # asked first, on the GUI thread
 
 

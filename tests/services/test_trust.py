@@ -105,11 +105,11 @@ def test_trusting_only_the_certificate_trusts_nothing_else_from_that_authority(
     # A second person certified by the same practice authority.
     _person(practice.folder, "eve", "smith-ca", "/O=Smith Dental/CN=Eve Smith", "eve@smith-dental.example")
     services.import_contacts(stores, (practice / "eve.pem",), ASK)
-    offer = services.certificate_offer(stores, entry)
+    offer = services.certificate_offer(stores, entry.cert, SAM)
     assert "".join(offer.fingerprint.split()) == openssl_fingerprint(practice / "sam.pem")
     assert offer.issuer == "Smith Practice CA (Smith Dental)" and not offer.already_trusted
 
-    services.trust_certificate(stores, entry)
+    services.trust_certificate(stores, entry.cert)
     assert _status(stores) == "valid"
     assert _status(stores, "eve@smith-dental.example") == "untrusted_issuer"
     assert [t.fingerprint for t in stores.trust.list()] == [openssl_fingerprint(practice / "provider-ca.pem").lower()]
@@ -119,9 +119,9 @@ def test_trusting_only_the_certificate_trusts_nothing_else_from_that_authority(
 
     # A newer signed mail from Sam (same certificate) keeps the choice.
     services.import_contacts(stores, (practice / "sam-signed-bare.eml",), ASK)
-    assert services.certificate_offer(stores, services.contact_for(stores, SAM)).already_trusted
+    assert services.certificate_offer(stores, entry.cert).already_trusted
 
-    services.stop_trusting_certificate(stores, services.contact_for(stores, SAM))
+    services.stop_trusting_certificate(stores, entry.cert)
     assert _status(stores) == "untrusted_issuer"
 
 
@@ -131,7 +131,7 @@ def test_open_trusts_the_signature_of_a_directly_trusted_certificate_only_with_i
     request = services.OpenInput(message=practice / "sam-signed-bare.eml")
     [before] = services.open_message_file(request, ASK, stores=stores).signatures
     assert before.valid and not before.trusted
-    services.trust_certificate(stores, entry)
+    services.trust_certificate(stores, entry.cert)
     opened = services.open_message_file(request, ASK, stores=stores)
     assert opened.all_good and opened.signatures[0].trusted and opened.signatures[0].reason is None
 

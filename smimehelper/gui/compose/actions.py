@@ -1,5 +1,5 @@
-"""The three ways out of Compose (Send, Send with Thunderbird, Save .eml), the certificate request,
-and how their progress and results are shown.
+"""The three ways out of Compose (Send, Send with Thunderbird, Save .eml) and how their progress
+and results are shown (the certificate request is :mod:`.ask`, the checks first :mod:`.checks`).
 
 A mixin of :class:`~smimehelper.gui.compose.view.ComposeView`: it uses the view's widgets and
 hands the slow work to :mod:`.work` on the task runner.
@@ -21,7 +21,8 @@ from ...core.errors import UserError
 from ...core.handoff.profiles import ProfileChoiceNeeded
 from ...core.transport.accounts import Account
 from ..tasks import TaskControl
-from .texts import PURPOSES, AMBER, GREEN, NO_ACCOUNT, NO_IDENTITY, RED, REQUEST_BODY, REQUEST_SUBJECT, SENDING
+from ..words import cipher_name
+from .texts import PURPOSES, NO_ACCOUNT, NO_IDENTITY, SENDING
 from .work import SendReport, compose_and_send, compose_for_thunderbird, compose_in_task
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ class ComposeActions(_Base):
         """Build the message into a file the user chooses."""
         if self.busy():
             return
-        request = self._request()
+        request = self._request(sending=False)
         if request is None:
             return
         stores = self.ctx.stores()
@@ -155,53 +156,6 @@ class ComposeActions(_Base):
             return compose_in_task(ctx.stores(), request, secret, control)
 
         self._run("Building the encrypted message...", work, self._saved)
-
-    def ask_for_certificate(self, email: str) -> None:
-        """Send (or save) a signed, unencrypted message asking ``email`` for their certificate."""
-        if self.busy():
-            return
-        stores = self.ctx.stores()
-        request = services.ComposeInput(
-            sender=None, to=(email,), subject=REQUEST_SUBJECT, body=REQUEST_BODY, sign_key=None,
-            out=Path("request.eml"), sign=True, encrypt=False,
-        )
-        accounts = stores.accounts.list()
-        if accounts:
-            account = self._account(stores, accounts)
-            assert account is not None
-            secret = self._passphrase(stores, True)
-            if secret is None:
-                return
-            password = self._password(stores, account)
-            if password is None:
-                return
-            ctx = self.ctx
-
-            def send_work(control: TaskControl) -> SendReport:
-                return compose_and_send(ctx, request, secret, password, account, control)
-
-            self._run(f"Asking {email} for their certificate...", send_work, lambda report: self._asked(email, report))
-            return
-        if not stores.identities.list():
-            self._show("error", NO_IDENTITY)
-            return
-        start = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
-        chosen, _filter = QFileDialog.getSaveFileName(
-            self, f"Save the request to {email}", str(start / f"certificate-request-{email}.eml"),
-            "E-mail messages (*.eml);;All files (*)",
-        )
-        if not chosen:
-            return
-        secret = self._passphrase(stores, True)
-        if secret is None:
-            return
-        ctx = self.ctx
-        request = replace(request, out=Path(chosen))
-
-        def save_work(control: TaskControl) -> services.ComposeOutcome:
-            return compose_in_task(ctx.stores(), request, secret, control)
-
-        self._run(f"Writing the request to {email}...", save_work, lambda outcome: self._request_saved(email, outcome))
 
     # == drag and drop ============================================================================
 
@@ -231,8 +185,10 @@ class ComposeActions(_Base):
             self._show("info", "Nothing was sent: the password of your mail account is needed to send.")
         return password
 
-    def _request(self) -> services.ComposeInput | None:
-        """What the user wrote, checked for the mistakes the form can see; None after an error."""
+    def _request(self, *, sending: bool = True) -> services.ComposeInput | None:
+        """What the user wrote, checked for every problem that can be seen before the passphrase
+        is asked (the form, each recipient's certificate, the size when ``sending``); None after
+        an error, with all the problems shown."""
         invalid = self.to_field.invalid_entries() + self.cc_field.invalid_entries()
         if invalid:
             self._show("error", f"Not an e-mail address: {', '.join(invalid)}. Write addresses like bob@example.org.")
@@ -246,11 +202,12 @@ class ComposeActions(_Base):
         if not sign and not encrypt:
             self._show("error", "Choose Sign, Encrypt or both: otherwise use your usual mail program.")
             return None
-        return services.ComposeInput(
+        request = services.ComposeInput(
             sender=None, to=to, cc=cc, subject=self.subject_edit.text().strip(), body=self.body_edit.toPlainText(),
             sign_key=None, out=Path("message.eml"), attachments=tuple(self.attachments()), sign=sign, encrypt=encrypt,
             purpose=self.purpose_edit.currentText().strip() or PURPOSES[0],
         )
+        return request if self.preflight(request, sending=sending) else None
 
     def _run(self, what: str, work: Callable[[TaskControl], Any], on_done: Callable[[Any], None]) -> None:
         self._set_busy(True, what)
@@ -277,7 +234,7 @@ class ComposeActions(_Base):
         self.files.set_busy(busy)
         self.progress_area.setVisible(busy)
         if busy:
-            self.result_label.hide()
+            self.result.hide()
             self.cancel_button.setEnabled(True)
             self.progress_bar.setRange(0, 0)  # busy until the first progress report
             self.progress_bar.setValue(0)
@@ -298,43 +255,58 @@ class ComposeActions(_Base):
         if not self._cancel_requested:
             self.progress_label.setText(f"Encrypting the files: {human_size(done)} of {human_size(total)}")
 
-    def _show(self, kind: str, text: str) -> None:
-        colour = {"ok": GREEN, "warn": AMBER, "error": RED}.get(kind)
-        self.result_label.setProperty("kind", kind)
-        self.result_label.setStyleSheet(f"color: {colour};" if colour else "")
-        self.result_label.setText(text)
-        self.result_label.setAccessibleDescription(text)
-        self.result_label.show()
+    def _show(self, kind: str, text: str, details: str = "") -> None:
+        self.result.show_text(kind, text, details)
 
     def result_text(self) -> str:
-        return self.result_label.text() if not self.result_label.isHidden() else ""
+        return self.result_label.text() if not self.result.isHidden() else ""
 
     def result_kind(self) -> str:
         return str(self.result_label.property("kind") or "")
+
+    def result_details(self) -> str:
+        return self.result.details.text() if not self.result.isHidden() else ""
 
     @staticmethod
     def _describe(outcome: services.ComposeOutcome) -> list[str]:
         result = outcome.result
         lines = []
-        if result.signed:
-            lines.append("Signed with your certificate.")
-        if result.encrypted:
-            lines.append(f"Encrypted ({result.cipher}) so that only these can read it: {', '.join(result.recipients)}.")
+        if result.signed and result.encrypted:
+            lines.append(f"Signed with your certificate and encrypted: only these can read it: {', '.join(result.recipients)}.")
+        elif result.signed:
+            lines.append("Signed with your certificate; not encrypted.")
+        elif result.encrypted:
+            lines.append(f"Encrypted (not signed): only these can read it: {', '.join(result.recipients)}.")
         else:
             lines.append("Not encrypted.")
         lines += [f"Note: {w}" for w in outcome.warnings]
         return lines
 
+    @staticmethod
+    def _technical(outcome: services.ComposeOutcome, extra: list[str] | None = None) -> str:
+        result = outcome.result
+        lines = list(extra or [])
+        if result.encrypted:
+            lines.append(f"Encryption: S/MIME enveloped data, {cipher_name(result.cipher) or result.cipher}")
+        if result.signed:
+            lines.append("Signature: S/MIME detached signature (SHA-256)")
+        lines.append(f"Message size: {result.size} bytes")
+        return "\n".join(lines)
+
     def _sent(self, report: SendReport) -> None:
         self.last_outcome, self.last_report = report.outcome, report
         lines = [d.message for d in report.delivered]
         recipients = ", ".join(dict.fromkeys(r for item in report.items for r in item.recipients))
+        sent = [d for d in report.delivered if d.item.state == "sent"]
         if report.all_sent:
             head = f"Sent to {recipients} ({human_size(report.outcome.result.size)})."
+        elif sent:
+            head = f"Only part was sent ({len(sent)} of {len(report.items)} messages); the rest waits in the Outbox."
         else:
-            head = f"Not everything was sent to {recipients}. The message waits in the Outbox."
+            head = f"Not sent yet: the message to {recipients} waits in the Outbox (see there for why)."
         self._show("ok" if report.all_sent and not report.outcome.warnings else "warn",
-                   "\n".join([head, *lines, *self._describe(report.outcome)]))
+                   "\n".join([head, *self._describe(report.outcome)]),
+                   self._technical(report.outcome, [f"Mail server: {line}" for line in lines]))
         if report.all_sent:
             self.clear_message()
 
@@ -342,7 +314,7 @@ class ComposeActions(_Base):
         self.last_outcome, self.last_report = handed.outcome, handed
         self._show("warn" if handed.outcome.warnings else "ok", "\n".join([
             *handed.report.lines, *self._describe(handed.outcome),
-        ]))
+        ]), self._technical(handed.outcome))
         self.clear_message()  # it is in Thunderbird's hands now: a second click would queue it twice
 
     def _saved(self, outcome: services.ComposeOutcome) -> None:
@@ -350,22 +322,4 @@ class ComposeActions(_Base):
         self._show("warn" if outcome.warnings else "ok", "\n".join([
             f"Saved the message to {outcome.result.path} ({human_size(outcome.result.size)}).",
             *self._describe(outcome),
-        ]))
-
-    def _asked(self, email: str, report: SendReport) -> None:
-        self.last_outcome, self.last_report = report.outcome, report
-        lines = [d.message for d in report.delivered]
-        if report.all_sent:
-            head = f"Asked {email} for their certificate. When they reply with a signed e-mail, open it: their certificate is then added to your contacts."
-        else:
-            head = f"The request to {email} was not sent yet; it waits in the Outbox."
-        self._show("ok" if report.all_sent else "warn", "\n".join([head, *lines]))
-
-    def _request_saved(self, email: str, outcome: services.ComposeOutcome) -> None:
-        self.last_outcome, self.last_report = outcome, None
-        self._show("ok", (
-            f"Saved the request to {outcome.result.path}. Send it to {email} from your mail program (it is "
-            "signed, not encrypted). When they reply with a signed e-mail, open it: their certificate is then "
-            "added to your contacts."
-        ))
-
+        ]), self._technical(outcome))

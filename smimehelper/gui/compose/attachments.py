@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QImageReader, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QIcon, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFileDialog,
@@ -33,7 +33,9 @@ from ...core.display import human_size
 from ...core.mime.sniff import sniff_file
 from ..style import icon
 from ..tasks import TaskRunner
-from .texts import IMAGE_TYPES, RED, THUMBNAIL_SIZE, TYPE_NAMES
+from ..thumbnails import thumbnail
+from ..words import type_name
+from .texts import RED, THUMBNAIL_SIZE
 
 
 @dataclass
@@ -59,19 +61,7 @@ def inspect_file(path: Path) -> Inspected:
         content_type = sniff_file(path)
     except OSError:
         return Inspected(path, "unreadable", None, ())
-    image = None
-    if content_type in IMAGE_TYPES:
-        reader = QImageReader(str(path))
-        reader.setAutoTransform(True)
-        size = reader.size()
-        if size.isValid() and (size.width() > THUMBNAIL_SIZE or size.height() > THUMBNAIL_SIZE):
-            reader.setScaledSize(size.scaled(THUMBNAIL_SIZE, THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio))
-        read = reader.read()
-        if not read.isNull():
-            image = read.scaled(
-                THUMBNAIL_SIZE, THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
-                Qt.TransformationMode.SmoothTransformation,
-            )
+    image = thumbnail(path, content_type, THUMBNAIL_SIZE)
     identifiers = ()
     if content_type == "application/dicom":
         from ...core.dicom import patient_identifiers  # pydicom: only when a DICOM file is attached
@@ -267,7 +257,7 @@ class AttachmentPanel(QGroupBox):
                 continue  # removed meanwhile
             attachment.content_type = found.content_type
             attachment.identifiers = found.identifiers
-            name = "Cannot be read" if found.content_type == "unreadable" else TYPE_NAMES.get(found.content_type, found.content_type)
+            name = "Cannot be read" if found.content_type == "unreadable" else type_name(found.content_type)
             attachment.item.setText(2, name)
             attachment.item.setToolTip(2, found.content_type)
             if found.image is not None:

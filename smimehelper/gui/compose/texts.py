@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
+from ...services.preflight import estimate_message_size  # noqa: F401 (the size shown is the one checked)
 from ..style import STATUS_COLOURS
 
 THUMBNAIL_SIZE = 48
-BASE64_GROWTH = 1.37
-"""Base64 makes 3 bytes into 4 plus line ends: each layer grows the data by about 37%."""
-MESSAGE_OVERHEAD = 8 * 1024
-"""Headers, MIME structure, signature and certificates: a few KB."""
 SENDING = -1  # progress(SENDING, SENDING): the message is built, now it goes to the server
 
 GREEN = STATUS_COLOURS["valid"]
 AMBER = STATUS_COLOURS["revocation_unknown"]
 RED = STATUS_COLOURS["missing"]
-
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/tiff"}
-TYPE_NAMES = {
-    "application/dicom": "DICOM image (x-ray)",
-    "image/jpeg": "JPEG image",
-    "image/png": "PNG image",
-    "image/tiff": "TIFF image",
-    "application/pdf": "PDF document",
-    "application/zip": "ZIP archive",
-    "text/plain": "Text",
-    "text/csv": "Table (CSV)",
-    "application/xml": "XML file",
-    "text/xml": "XML file",
-    "application/octet-stream": "File",
-}
 
 NO_ACCOUNT = (
     "No mail account is set up, so smimehelper cannot send the message itself. Click "
@@ -67,13 +49,6 @@ Thank you and best regards
 """
 
 
-
-
-def estimate_message_size(attachment_bytes: int, body_bytes: int, *, encrypt: bool) -> int:
-    """About how large the finished message is: the files are base64-encoded in the signed
-    message and the encrypted message is base64-encoded again."""
-    growth = BASE64_GROWTH * (BASE64_GROWTH if encrypt else 1.0)
-    return int((attachment_bytes + body_bytes) * growth) + MESSAGE_OVERHEAD
 
 
 # What the disclosure log records as the purpose (editable; the first is the default).

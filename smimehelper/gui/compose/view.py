@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from ... import services
-from ...core.cert_status import Status
 from ...core.display import human_size
 from ...core.privacy import SUBJECT_NOT_ENCRYPTED, subject_warnings
 from ...core.transport.accounts import DEFAULT_SIZE_LIMIT
@@ -42,14 +41,17 @@ from ..recipients import RecipientField, StatusBook
 from ..style import icon
 from ..tasks import TaskControl
 from .actions import ComposeActions
+from .ask import AskActions
+from .checks import ComposeChecks
 from .package import PackageActions
+from .result import ResultArea
 from .attachments import Attachment, AttachmentPanel
 from .deid import PACKAGE_REFUSED, DeidentifyPanel
 from .texts import NO_IDENTITY, PURPOSES, RED, estimate_message_size
 from .work import SendReport
 
 
-class ComposeView(PackageActions, ComposeActions, QWidget):
+class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWidget):
     """Write, then Send / Send with Thunderbird / Save .eml. See the module docstring."""
 
     def __init__(self, ctx: GuiContext, parent: QWidget | None = None) -> None:
@@ -98,6 +100,7 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
             recipients.changed.connect(self._recipients_changed)
             recipients.ask_certificate.connect(self.ask_for_certificate)
             recipients.send_package.connect(self.send_as_package)
+            recipients.trust_requested.connect(self.trust_recipient)
 
         self.subject_edit = QLineEdit()
         self.subject_edit.setAccessibleName("Subject")
@@ -195,12 +198,9 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
         self.progress_area.hide()
         outer.addWidget(self.progress_area)
 
-        self.result_label = QLabel()
-        self.result_label.setWordWrap(True)
-        self.result_label.setAccessibleName("Result")
-        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard)
-        self.result_label.hide()
-        outer.addWidget(self.result_label)
+        self.result = ResultArea()
+        self.result_label = self.result.label
+        outer.addWidget(self.result)
         for label in (self.from_label, self.subject_note, self.subject_warning, self.encrypt_note,
                       self.progress_label, self.result_label):
             label.setTextFormat(Qt.TextFormat.PlainText)  # addresses like <bob@example.org> are text, not HTML
@@ -398,7 +398,7 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
             return
         emails = [e for e in self.to_field.emails() + self.cc_field.emails() if e not in self._online_checked]
         for email in dict.fromkeys(emails):
-            if not any(s.status is Status.REVOCATION_UNKNOWN for s in book.statuses.get(email, [])):
+            if not any(s.status.value == "revocation_unknown" for s in book.statuses.get(email, [])):
                 continue  # valid, or a problem no online check can cure
             self._online_checked.add(email)
             generation, ctx = self._book_generation, self.ctx
@@ -439,5 +439,5 @@ class ComposeView(PackageActions, ComposeActions, QWidget):
         text = f"{files}. The message will be about {human_size(size)}; limit {human_size(self._limit)} ({self._limit_source})."
         over = size > self._limit
         if over:
-            text += " Too large: send fewer files per message."
+            text += " Too large for one message: send fewer or smaller files per message, or save it as a file."
         self.files.show_size(text, over)
