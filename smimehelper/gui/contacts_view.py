@@ -13,33 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import (
-    QBrush,
-    QColor,
-    QDragEnterEvent,
-    QDragMoveEvent,
-    QDropEvent,
-    QGuiApplication,
-    QKeySequence,
-    QShortcut,
-    QStandardItem,
-    QStandardItemModel,
-)
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QFileDialog,
-    QFormLayout,
     QFrame,
-    QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -48,111 +32,15 @@ from .. import services
 from ..core.certs import CertInfo, describe
 from ..core.contacts import ContactCert
 from ..core.errors import PassphraseError, UserError
+from .cert_words import STATUS_WORDS, chain_text, usage_text  # noqa: F401 (re-exported)
+from .contacts_details import ContactDetails
+from .contacts_table import COLUMNS, ROW_ROLE, STATUS_ROLE, ContactTable, new_model, row_items  # noqa: F401
 from .context import GuiContext
-from .open_view import CAUTION, GOOD, INFO, PROBLEM, Banner, alive, fingerprint_lines, plain_label, visible
-from .style import STATUS_COLOURS, icon
+from .style import icon
+from .widgets import CAUTION, GOOD, INFO, PROBLEM, Banner, alive, plain_label, visible
 
 CERT_FILTER = "Certificates and signed messages (*.pem *.cer *.crt *.der *.p7b *.p7c *.eml);;All files (*)"
 IMPORTABLE = {".pem", ".cer", ".crt", ".der", ".p7b", ".p7c", ".eml"}
-
-STATUS_WORDS = {
-    "valid": "Valid",
-    "revocation_unknown": "Valid (revocation not checked)",
-    "expired": "Expired",
-    "not_yet_valid": "Not valid yet",
-    "revoked": "Revoked",
-    "untrusted_issuer": "Issuer not trusted",
-    "wrong_usage": "Not for e-mail encryption",
-    "no_email": "No e-mail address",
-    "weak_key": "Weak key",
-    "checking": "Checking...",
-}
-
-_USAGE_WORDS = {
-    "digital_signature": "signing",
-    "content_commitment": "non-repudiation",
-    "key_encipherment": "encryption (key transport)",
-    "data_encipherment": "data encryption",
-    "key_agreement": "encryption (key agreement)",
-    "key_cert_sign": "issuing certificates",
-    "crl_sign": "signing revocation lists",
-    "encipher_only": "encipher only",
-    "decipher_only": "decipher only",
-}
-_EKU_WORDS = {
-    "emailProtection": "e-mail",
-    "clientAuth": "logging in (client)",
-    "serverAuth": "servers (TLS)",
-    "codeSigning": "signing software",
-    "anyExtendedKeyUsage": "any purpose",
-}
-
-COLUMNS = ("Name", "E-Mail", "Status", "Valid from", "Valid until", "Fingerprint")
-ROW_ROLE = Qt.ItemDataRole.UserRole + 1  # the ContactRow (or ContactCert while checking)
-STATUS_ROLE = Qt.ItemDataRole.UserRole + 2  # the status code, e.g. "valid"
-
-
-def usage_text(info: CertInfo) -> str:
-    """Key type and usages in words: "RSA 2048; signing, encryption (key transport); for e-mail"."""
-    usages = ", ".join(_USAGE_WORDS.get(u, u) for u in info.key_usage) or "no restriction"
-    purposes = ", ".join(_EKU_WORDS.get(e, e) for e in info.extended_key_usage) or "any purpose"
-    return f"{info.key_type}; {usages}; for {purposes}"
-
-
-def chain_text(info: CertInfo, chain: Sequence[CertInfo]) -> str:
-    """The issuer chain as far as it is known, one authority per line, nearest first."""
-    lines: list[str] = []
-    issuer = info.issuer
-    seen = {info.subject}
-    by_subject = {c.subject: c for c in chain}
-    while True:
-        parent = by_subject.get(issuer)
-        if parent is None:
-            lines.append(f"issued by {visible(issuer)}")
-            break
-        lines.append(f"issued by {visible(parent.display_name)}" + (" (root)" if parent.self_signed else ""))
-        if parent.self_signed or parent.subject in seen:
-            break
-        seen.add(parent.subject)
-        issuer = parent.issuer
-    return "\n".join(lines)
-
-
-class ContactTable(QTableView):
-    """The contacts table; files dropped on it are offered for import."""
-
-    files_dropped = Signal(list)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAcceptDrops(True)
-        self.setDropIndicatorShown(False)
-
-    def _paths(self, event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[Path]:
-        data = event.mimeData()
-        if not data.hasUrls():
-            return []
-        return [Path(u.toLocalFile()) for u in data.urls() if u.isLocalFile()]
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt naming)
-        if self._paths(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
-        if self._paths(event):
-            event.acceptProposedAction()
-        else:
-            event.ignore()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        paths = self._paths(event)
-        if paths:
-            event.acceptProposedAction()
-            self.files_dropped.emit(paths)
-        else:
-            event.ignore()
 
 
 class ContactsView(QWidget):
@@ -208,8 +96,7 @@ class ContactsView(QWidget):
         top.addWidget(self.remove_button)
         top.addWidget(self.refresh_button)
 
-        self.model = QStandardItemModel(0, len(COLUMNS), self)
-        self.model.setHorizontalHeaderLabels(list(COLUMNS))
+        self.model = new_model(self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -220,38 +107,18 @@ class ContactsView(QWidget):
         self.table.setModel(self.proxy)
         self.table.setAccessibleName("Contact certificates")
         self.table.setToolTip("Your colleagues' certificates. Drop certificate files or signed messages here to add them")
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
-        self.table.setColumnWidth(0, 170)
-        self.table.setColumnWidth(1, 200)
-        self.table.setColumnWidth(2, 190)
         self.table.files_dropped.connect(self.import_files)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_details())
 
-        self.details = QGroupBox("Certificate details")
-        form = QFormLayout(self.details)
-        self.detail_labels: dict[str, QLabel] = {}
-        for key, caption in (("name", "Name:"), ("email", "E-mail:"), ("status", "Status:"), ("reason", "Why:"),
-                             ("valid", "Valid:"), ("usage", "Key and usage:"), ("chain", "Issuer chain:"),
-                             ("source", "Came from:"), ("fingerprint", "Fingerprint (SHA-256):")):
-            label = plain_label()
-            label.setAccessibleName(caption.rstrip(":"))
-            self.detail_labels[key] = label
-            form.addRow(caption, label)
-        self.detail_labels["fingerprint"].setStyleSheet("font-family: monospace;")
-        self.copy_button = QPushButton("&Copy fingerprint")
-        self.copy_button.setToolTip("Copy the fingerprint to the clipboard, to compare it with your colleague on the phone")
-        self.copy_button.setAccessibleName("Copy fingerprint")
+        self.details = ContactDetails()
+        self.detail_labels = self.details.labels
+        self.copy_button = self.details.copy_button
         self.copy_button.clicked.connect(self.copy_fingerprint)
-        form.addRow("", self.copy_button)
+        self.details.trust_authority_button.clicked.connect(lambda: self.trust_selected(authority=True))
+        self.details.trust_certificate_button.clicked.connect(lambda: self.trust_selected(authority=False))
+        self.details.untrust_button.clicked.connect(self.stop_trusting_selected)
 
         scroller = QScrollArea()
         scroller.setWidgetResizable(True)
@@ -347,28 +214,8 @@ class ContactsView(QWidget):
         self.table.setSortingEnabled(False)
         self.model.removeRows(0, self.model.rowCount())
         for entry, row in rows:
-            info = describe(entry.cert)
-            code = row.status.status.value if row is not None else "checking"
-            reason = (row.status.reason if row is not None else None) or ""
-            words = STATUS_WORDS.get(code, code)
-            cells = [
-                visible(info.display_name),
-                visible(entry.email),
-                words,
-                f"{info.not_before:%Y-%m-%d}",
-                f"{info.not_after:%Y-%m-%d}",
-                info.fingerprint_sha256,
-            ]
-            items = [QStandardItem(text) for text in cells]
-            for item in items:
-                item.setData(row if row is not None else entry, ROW_ROLE)
-                item.setData(code, STATUS_ROLE)
-                item.setEditable(False)
-            items[2].setToolTip(visible(reason) or words)
-            items[5].setToolTip(info.fingerprint_sha256)
-            if code in STATUS_COLOURS:
-                items[2].setForeground(QBrush(QColor(STATUS_COLOURS[code])))
-            self.model.appendRow(items)
+            self.model.appendRow(row_items(entry, row))
+        self.table.fit_columns()
         self.table.setSortingEnabled(True)
         if keep is not None:
             self._select_key(*keep)
@@ -425,31 +272,35 @@ class ContactsView(QWidget):
 
     def _show_details(self) -> None:
         entry = self.selected_entry()
-        has = entry is not None
-        self.details.setEnabled(has)
-        self.copy_button.setEnabled(has)
-        self.remove_button.setEnabled(has)
+        self.remove_button.setEnabled(entry is not None)
+        self.details.show_entry(entry, self.selected(), self._authorities)
+
+    # -- trust -----------------------------------------------------------------------------------
+    def trust_selected(self, *, authority: bool = True) -> None:
+        """Compare the fingerprint by phone, then trust the selected certificate's authority
+        (or only the certificate); the statuses are checked again afterwards."""
+        entry = self.selected_entry()
         if entry is None:
-            for label in self.detail_labels.values():
-                label.setText("")
-            self.detail_labels["name"].setText("Select a certificate to see its details.")
             return
-        row = self.selected()
-        info = describe(entry.cert)
-        code = row.status.status.value if row is not None else "checking"
-        labels = self.detail_labels
-        labels["name"].setText(visible(info.display_name))
-        labels["email"].setText(visible(", ".join(info.emails)))
-        labels["status"].setText(STATUS_WORDS.get(code, code))
-        labels["status"].setStyleSheet(f"color: {STATUS_COLOURS[code]};" if code in STATUS_COLOURS else "")
-        labels["reason"].setText(visible(row.status.reason) if row is not None and row.status.reason else
-                                 ("Still being checked." if row is None else "Nothing to report: usable for encryption."))
-        labels["valid"].setText(f"{info.not_before:%Y-%m-%d %H:%M} to {info.not_after:%Y-%m-%d %H:%M} UTC")
-        labels["usage"].setText(usage_text(info))
-        labels["chain"].setText(chain_text(info, [*(describe(c) for c in entry.chain), *self._authorities]))
-        source = visible(entry.source) or "unknown"
-        labels["source"].setText(f"{source}, added {entry.added[:10]}" if entry.added else source)
-        labels["fingerprint"].setText(fingerprint_lines(info.fingerprint_sha256))
+        from .trust_dialog import AUTHORITY, CERTIFICATE, TrustDialog
+
+        if TrustDialog.offer(self, self.ctx, entry.cert, entry.chain, entry.email, AUTHORITY if authority else CERTIFICATE):
+            self.banner.show_message(f"Trusted: messages can now be encrypted to {visible(entry.email)}.", GOOD)
+            self.refresh()
+            self.contacts_changed.emit()
+
+    def stop_trusting_selected(self) -> None:
+        entry = self.selected_entry()
+        if entry is None or not entry.trusted_directly:
+            return
+        try:
+            services.stop_trusting_certificate(self.ctx.stores(), entry.cert)
+        except UserError as exc:
+            self.banner.show_message(str(exc), PROBLEM)
+            return
+        self.banner.show_message(f"You no longer trust the certificate of {visible(entry.email)} itself.", INFO)
+        self.refresh()
+        self.contacts_changed.emit()
 
     def copy_fingerprint(self) -> None:
         """Put the selected certificate's SHA-256 fingerprint (AA:BB:...) on the clipboard."""
@@ -556,4 +407,4 @@ class ContactsView(QWidget):
         )
 
 
-__all__ = ["ContactsView", "ContactTable", "usage_text", "chain_text", "STATUS_WORDS"]
+__all__ = ["ContactsView", "ContactTable", "usage_text", "chain_text", "STATUS_WORDS", "CertInfo"]

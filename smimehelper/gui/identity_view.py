@@ -7,23 +7,18 @@ run on a worker thread; every passphrase is asked first, on the GUI thread.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QMessageBox,
@@ -35,87 +30,19 @@ from PySide6.QtWidgets import (
 
 from .. import services
 from ..core.atomic import write_atomic
-from ..core.errors import PassphraseError, UserError
-from ..core.identity_store import PendingRequest, StoredIdentity
-from .contacts_view import usage_text
+from ..core.errors import UserError
+from ..core.identity_store import StoredIdentity
+from .cert_words import for_email, issuer_text, purpose_text, usage_text
 from .context import GuiContext
-from .open_view import CAUTION, GOOD, INFO, PROBLEM, Banner, alive, fingerprint_lines, plain_label, visible
-from .style import icon
-
-P12_FILTER = "Certificate with key (*.p12 *.pfx)"
-RETURNED_FILTER = "Certificate from your provider, for a request made here (*.pem *.cer *.crt *.der *.p7b *.p7c)"
-RETURNED_SUFFIXES = {".pem", ".cer", ".crt", ".der", ".p7b", ".p7c"}
-MIN_PASSPHRASE = 8
-PASSPHRASE_TRIES = 3
+from .identity_import import P12_FILTER, IdentityImports, _fixed  # noqa: F401 (re-exported)
+from .request_dialog import CertificateRequestDialog, RequestDetails  # noqa: F401 (re-exported)
+from .style import STATUS_COLOURS, icon
+from .widgets import CAUTION, GOOD, INFO, PROBLEM, Banner, Details, alive, fingerprint_groups, plain_label, visible
+from .words import local_date
 
 
-@dataclass(frozen=True)
-class RequestDetails:
-    email: str
-    name: str
-    use_ec: bool
 
-
-class CertificateRequestDialog(QDialog):
-    """Asks for the e-mail address, the name and the key type of a new certificate request."""
-
-    KEY_CHOICES = (
-        ("RSA 3072 (works with every mail program)", False),
-        ("EC P-256 (smaller and modern; some older mail programs cannot use it)", True),
-    )
-
-    def __init__(self, parent: QWidget | None = None, email: str = "", name: str = "") -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Create certificate request")
-        intro = plain_label(
-            "smimehelper makes a new key on this computer and a request (CSR) for your certificate "
-            "provider. The key never leaves this computer. When the provider sends your certificate, "
-            "import it with \"Import certificate\".", selectable=False)
-        self.email = QLineEdit(email)
-        self.email.setPlaceholderText("you@practice.example")
-        self.email.setAccessibleName("E-mail address")
-        self.name = QLineEdit(name)
-        self.name.setPlaceholderText("Dr Jane Example")
-        self.name.setAccessibleName("Your name")
-        self.key_type = QComboBox()
-        for text, _ in self.KEY_CHOICES:
-            self.key_type.addItem(text)
-        self.key_type.setAccessibleName("Key type")
-        self.key_type.setToolTip("RSA is understood everywhere; choose EC only if your provider asks for it")
-        form = QFormLayout()
-        for caption, widget in (("&E-mail address:", self.email), ("&Name:", self.name), ("&Key type:", self.key_type)):
-            label = QLabel(caption)
-            label.setBuddy(widget)
-            form.addRow(label, widget)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create request...")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
-        self.email.textChanged.connect(self._check)
-        self.name.textChanged.connect(self._check)
-        self._check()
-
-    def _check(self) -> None:
-        email = self.email.text().strip()
-        ok = "@" in email and "." in email.rsplit("@", 1)[-1] and " " not in email and bool(self.name.text().strip())
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
-
-    def details(self) -> RequestDetails:
-        return RequestDetails(self.email.text().strip().lower(), self.name.text().strip(),
-                              self.KEY_CHOICES[self.key_type.currentIndex()][1])
-
-    @classmethod
-    def ask(cls, parent: QWidget | None, email: str = "", name: str = "") -> RequestDetails | None:
-        """Show the dialog; the details, or None when cancelled."""
-        dialog = cls(parent, email, name)
-        return dialog.details() if dialog.exec() == QDialog.DialogCode.Accepted else None
-
-
-class IdentityView(QWidget):
+class IdentityView(IdentityImports, QWidget):
     """The "My certificates" tab.
 
     Public API: ``refresh()``, ``selected()`` (a StoredIdentity or None), ``select(fingerprint)``,
@@ -146,14 +73,16 @@ class IdentityView(QWidget):
         self.details = QGroupBox("Certificate")
         form = QFormLayout(self.details)
         self.fields: dict[str, QLabel] = {}
-        for key, caption in (("name", "Name:"), ("email", "E-mail:"), ("issuer", "Issuer:"), ("valid_from", "Valid from:"),
-                             ("valid_until", "Valid until:"), ("key", "Key and usage:"),
+        for key, caption in (("name", "Name:"), ("email", "E-mail:"), ("purpose", "For:"), ("issuer", "Issued by:"),
+                             ("valid_from", "Valid from:"), ("valid_until", "Valid until:"),
                              ("fingerprint", "Fingerprint (SHA-256):"), ("protection", "Key protection:"), ("default", "Default:")):
             label = plain_label()
             label.setAccessibleName(caption.rstrip(":"))
             self.fields[key] = label
             form.addRow(caption, label)
         self.fields["fingerprint"].setStyleSheet("font-family: monospace;")
+        self.technical = Details(name="Technical details")
+        form.addRow("", self.technical)
 
         self.export_button = self._button("certificate", "&Export public certificate...", "Save your public certificate (PEM) to give to colleagues, so they can encrypt to you", self.export_certificate)
         self.request_button = self._button("lock", "Create certificate &request...", "Make a new key and a request (CSR) to send to your certificate provider", self.create_request)
@@ -208,17 +137,23 @@ class IdentityView(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for stored in identities:
-            info = stored.info
-            state = " - expired" if stored.expired(now) else ""
-            text = f"{visible(info.display_name)}\n{visible(', '.join(stored.emails))}{' - default' if stored.is_default else ''}{state}"
-            item = QListWidgetItem(icon("certificate"), text)
+            item = QListWidgetItem(icon("certificate"), list_text(stored, now))
             item.setData(Qt.ItemDataRole.UserRole, stored)
-            item.setToolTip(f"Valid until {info.not_after:%Y-%m-%d}")
+            item.setToolTip(list_text(stored, now).replace("\n", "; "))
+            if not for_email(stored.cert) or stored.expired(now):
+                item.setForeground(QBrush(QColor(STATUS_COLOURS["expired"])))
             self.list.addItem(item)
         self.list.blockSignals(False)
         if identities and not (keep is not None and self.select(keep.fingerprint)):
             self.list.setCurrentRow(0)
         warnings = [w for w in (s.expiry_warning(now) for s in identities) if w]
+        default = next((i for i in identities if i.is_default), None)
+        if default is not None and not for_email(default.cert):
+            usable = [i for i in identities if for_email(i.cert) and not i.expired(now)]
+            hint = (" Select the e-mail certificate and press Set as default." if usable else
+                    " Import your e-mail (S/MIME) certificate: your provider may have given you several files.")
+            warnings.insert(0, f"Your default certificate is not for e-mail ({purpose_text(default.cert)}), so it cannot "
+                               f"sign or receive encrypted mail.{hint}")
         if warnings:
             self.expiry_banner.show_message("\n".join(visible(w) for w in warnings), CAUTION)
         else:
@@ -227,6 +162,8 @@ class IdentityView(QWidget):
             self.banner.show_message(
                 "You have not imported your certificate yet. Import your .p12 file, or create a "
                 "certificate request for your provider.", INFO)
+        elif self.banner.text().startswith("You have not imported your certificate yet"):
+            self.banner.clear()  # one is listed now
         self._show_details()
 
     def selected(self) -> StoredIdentity | None:
@@ -254,16 +191,25 @@ class IdentityView(QWidget):
         fields = self.fields
         fields["name"].setText(visible(info.display_name))
         fields["email"].setText(visible(", ".join(info.emails)))
-        fields["issuer"].setText(visible(info.issuer))
-        fields["valid_from"].setText(f"{info.not_before:%Y-%m-%d %H:%M} UTC")
+        fields["purpose"].setText(purpose_text(stored.cert))
+        fields["purpose"].setStyleSheet("" if for_email(stored.cert) else f"color: {STATUS_COLOURS['wrong_usage']};")
+        fields["issuer"].setText(visible(issuer_text(stored.cert)))
+        fields["valid_from"].setText(local_date(info.not_before))
         expired = " (expired: kept to open old mail, no longer signs)" if stored.expired(now) else ""
-        fields["valid_until"].setText(f"{info.not_after:%Y-%m-%d %H:%M} UTC{expired}")
-        fields["key"].setText(usage_text(info))
-        fields["fingerprint"].setText(fingerprint_lines(info.fingerprint_sha256))
+        fields["valid_until"].setText(f"{local_date(info.not_after)}{expired}")
+        fields["fingerprint"].setText(fingerprint_groups(info.fingerprint_sha256))
         fields["protection"].setText(
             "Encrypted on this computer, unlocked by a secret in the system keyring" if stored.protection == "keyring"
             else "Encrypted on this computer, unlocked by your passphrase")
         fields["default"].setText("Yes: signs your messages" if stored.is_default else "No")
+        self.technical.set_text("\n".join([
+            f"Subject: {visible(info.subject)}",
+            f"Issuer: {visible(info.issuer)}",
+            f"Key and usage: {usage_text(info)}",
+            f"Valid (UTC): {info.not_before:%Y-%m-%d %H:%M} to {info.not_after:%Y-%m-%d %H:%M}",
+            f"Serial number: {info.serial_number:x}",
+            f"SHA-256: {info.fingerprint_sha256}",
+        ]))
 
     # -- actions --------------------------------------------------------------------------------
     def export_certificate(self) -> None:
@@ -296,92 +242,6 @@ class IdentityView(QWidget):
             return
         QGuiApplication.clipboard().setText(stored.info.fingerprint_sha256)
         self.banner.show_message("Copied the fingerprint of your certificate to the clipboard.", INFO)
-
-    def create_request(self) -> None:
-        """Ask for the details, where to save the request, a passphrase if needed; then make the
-        key and the CSR off the GUI thread and save the CSR."""
-        current = self.selected()
-        details = CertificateRequestDialog.ask(
-            self, current.emails[0] if current else "", current.info.display_name if current else "")
-        if details is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save certificate request", f"{details.email}.csr",
-                                              "Certificate request (*.csr *.pem);;All files (*)")
-        if not path:
-            return
-        target = Path(path)
-        new_passphrase = b""
-        ctx = self.ctx
-        stores = ctx.stores()
-        if not stores.identities.secrets.available():
-            asked = self._new_passphrase("the new key")
-            if asked is None:
-                return
-            new_passphrase = asked
-
-        def work(_control: Any) -> PendingRequest:
-            request = ctx.stores().identities.new_request(
-                details.email, details.name, details.use_ec, (lambda _p: new_passphrase) if new_passphrase else None)
-            try:
-                write_atomic(target, request.csr_pem, mode=0o644)
-            except OSError as exc:
-                raise UserError(f"Cannot write {target}: {exc.strerror}.") from None
-            return request
-
-        def done(_request: PendingRequest) -> None:
-            self.banner.show_message(
-                f"Wrote the certificate request to {visible(str(target))}. Send it to your certificate provider; "
-                "when they send your certificate, import it here with \"Import certificate\".", GOOD)
-
-        self.banner.show_message("Making a new key and the request ...", INFO)
-        self._start(work, done, lambda message: self.banner.show_message(f"No request was made: {message}", PROBLEM))
-
-    def import_certificate(self) -> None:
-        """Import a .p12/.pfx (asking its passphrase), or the certificate returned for a request."""
-        path, chosen = QFileDialog.getOpenFileName(self, "Import certificate", self._last_folder,
-                                                   f"{P12_FILTER};;{RETURNED_FILTER};;All files (*)")
-        if not path:
-            return
-        source = Path(path)
-        self._last_folder = str(source.parent)
-        ctx = self.ctx
-        keyring = ctx.stores().identities.secrets.available()
-        suffix = source.suffix.lower()
-        returned = suffix in RETURNED_SUFFIXES or (suffix not in (".p12", ".pfx") and chosen == RETURNED_FILTER)
-        if not returned:
-            passphrase = self.ctx.ask_secret(self, "Import certificate", f"Passphrase of {visible(source.name)} (leave empty if it has none):")
-            if passphrase is None:
-                return
-            new_passphrase = passphrase
-            if not keyring and not passphrase:
-                asked = self._new_passphrase("your key")
-                if asked is None:
-                    return
-                new_passphrase = asked
-
-            def work(_control: Any) -> StoredIdentity:
-                return ctx.stores().identities.import_pkcs12(source, _fixed(passphrase), ask_new=_fixed(new_passphrase))
-        else:
-            secret = b""
-            if not keyring:
-                asked = self.ctx.ask_secret(self, "Import certificate", "Passphrase you chose when making the certificate request:")
-                if asked is None:
-                    return
-                secret = asked
-
-            def work(_control: Any) -> StoredIdentity:
-                return ctx.stores().identities.import_certificate(source, _fixed(secret))
-
-        def done(stored: StoredIdentity) -> None:
-            self.refresh()
-            self.select(stored.fingerprint)
-            notice = stored.expiry_warning(services.clock())
-            text = f"Imported your certificate for {visible(', '.join(stored.emails))}."
-            self.banner.show_message(f"{text} {visible(notice)}" if notice else text, CAUTION if notice else GOOD)
-            self.identities_changed.emit()
-
-        self.banner.show_message(f"Importing {visible(source.name)} ...", INFO)
-        self._start(work, done, lambda message: self.banner.show_message(f"Nothing was imported: {message}", PROBLEM))
 
     def remove_selected(self) -> None:
         stored = self.selected()
@@ -419,26 +279,6 @@ class IdentityView(QWidget):
         self.identities_changed.emit()
 
     # -- helpers ------------------------------------------------------------------------------------
-    def _new_passphrase(self, what: str) -> bytes | None:
-        """A new passphrase (asked twice) for keys on a computer without a secure keyring."""
-        for _ in range(PASSPHRASE_TRIES):
-            first = self.ctx.ask_secret(
-                self, "New passphrase",
-                f"This computer has no secure keyring, so {what} is protected by a passphrase.\n"
-                f"Choose one (at least {MIN_PASSPHRASE} characters):")
-            if first is None:
-                return None
-            if len(first) < MIN_PASSPHRASE:
-                self.banner.show_message(f"Choose a passphrase of at least {MIN_PASSPHRASE} characters.", PROBLEM)
-                continue
-            second = self.ctx.ask_secret(self, "New passphrase", "The same passphrase again:")
-            if second is None:
-                return None
-            if second == first:
-                return first
-            self.banner.show_message("The two passphrases differ; please try again.", PROBLEM)
-        return None
-
     def _start(self, work: Callable[[Any], Any], done: Callable[[Any], None], error: Callable[[str], None]) -> None:
         self._busy += 1
         for button in (self.import_button, self.request_button):
@@ -460,13 +300,13 @@ class IdentityView(QWidget):
         )
 
 
-def _fixed(secret: bytes) -> Callable[[str], bytes]:
-    def ask(_prompt: str) -> bytes:
-        if not secret:
-            raise PassphraseError("A passphrase is needed; please try again and give it.")
-        return secret
+def list_text(stored: StoredIdentity, now: object) -> str:
+    """Two lines that tell your certificates apart: who and whether it is the default; then
+    what it is for, who issued it and until when."""
+    info = stored.info
+    flags = [" - default" if stored.is_default else "", " - expired" if stored.expired(now) else ""]  # type: ignore[arg-type]
+    return (f"{visible(info.display_name)} <{visible(', '.join(stored.emails))}>{''.join(flags)}\n"
+            f"{purpose_text(stored.cert)}; from {visible(issuer_text(stored.cert))}; until {local_date(info.not_after)}")
 
-    return ask
 
-
-__all__ = ["IdentityView", "CertificateRequestDialog", "RequestDetails"]
+__all__ = ["IdentityView", "CertificateRequestDialog", "RequestDetails", "list_text"]

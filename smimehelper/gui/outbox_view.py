@@ -1,4 +1,5 @@
-"""The outbox: what is waiting, sent or failed, with the mail server's last words.
+"""The outbox: what is waiting, sent or failed, what happens next, and (in the details pane,
+:mod:`.outbox_details`) the mail server's whole answer and the history, in local time.
 
 Retry sends on a worker thread (one connection per account); the account password is asked
 first, on the GUI thread, only for accounts whose password is not in the system keyring (and
@@ -10,6 +11,7 @@ time; each message's lock (core/transport/outbox.py) makes sure it goes out once
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QMessageBox,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -30,20 +33,12 @@ from PySide6.QtWidgets import (
 from .. import services
 from ..core.errors import UserError
 from ..core.transport.delivery import Delivered
-from ..core.transport.outbox import FAILED, HANDED_OVER, QUEUED, SENDING, SENT, OutboxItem
+from ..core.transport.outbox import QUEUED, SENDING, SENT, OutboxItem
 from .context import GuiContext
-from .open_view import CAUTION, GOOD, INFO, PROBLEM, Banner, alive, plain_label, visible
+from .outbox_details import COLUMNS, STATE_COLOURS, STATE_WORDS, OutboxDetails, row_texts
+from .widgets import CAUTION, GOOD, INFO, PROBLEM, Banner, alive, plain_label, visible
 from .style import icon
 
-COLUMNS = ("State", "To", "Subject", "Last server reply", "Note")
-STATE_WORDS = {
-    QUEUED: "Waiting",
-    SENDING: "Sending",
-    HANDED_OVER: "Answer missing, will be sent again",
-    SENT: "Sent",
-    FAILED: "Failed",
-}
-STATE_COLOURS = {QUEUED: "#9a6700", SENDING: "#3c4a5c", HANDED_OVER: "#9a6700", SENT: "#1b7f3b", FAILED: "#b3261e"}
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 AUTO_RETRY_MS = 60_000
 
@@ -87,7 +82,7 @@ class OutboxView(QWidget):
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setAccessibleName("Outbox messages")
-        self.table.setToolTip("Messages waiting to be sent, sent, or failed; hover over a row for its history")
+        self.table.setToolTip("Messages waiting to be sent, sent, or failed; select one to see what happened to it")
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -96,16 +91,23 @@ class OutboxView(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for column, width in enumerate((190, 160, 160, 220)):
+        for column, width in enumerate((150, 180, 200, 130)):
             self.table.setColumnWidth(column, width)
         self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemSelectionChanged.connect(self._show_details)
+        self.details = OutboxDetails()
 
         self.empty = plain_label("The outbox is empty.", selectable=False)
         self.empty.setAccessibleName("Outbox state")
         self.banner = Banner(name="Status")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(self.table, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.details)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout.addWidget(splitter, 1)
         layout.addWidget(self.empty)
         layout.addWidget(self.banner)
         delete = QShortcut(QKeySequence.StandardKey.Delete, self.table)
@@ -133,25 +135,22 @@ class OutboxView(QWidget):
         items.sort(key=lambda i: i.created, reverse=True)
         self._items = items
         self.table.setRowCount(len(items))
+        now = dt.datetime.now(dt.timezone.utc)  # the outbox keeps wall-clock times (core/transport/outbox.py)
         for row, item in enumerate(items):
-            note = item.history[-1][2] if item.history else ""
-            if note and note == item.last_reply:
-                note = ""  # the server's words are in their own column already
-            cells = (STATE_WORDS.get(item.state, item.state), ", ".join(item.recipients), item.subject, item.last_reply, note)
-            history = "\n".join(f"{when[:19].replace('T', ' ')}  {state}: {text}" for when, state, text in item.history[-8:])
-            for column, text in enumerate(cells):
+            for column, text in enumerate(row_texts(item, now)):
                 cell = QTableWidgetItem(visible(text))
                 cell.setData(ITEM_ROLE, item.id)
-                cell.setToolTip(visible(f"{item.id}, from {item.envelope_from} via {item.account}, "
-                                        f"{item.size} bytes, {item.attempts} attempt(s)\n{history}", multiline=True))
+                cell.setToolTip(visible(text))
                 self.table.setItem(row, column, cell)
-            state_cell = self.table.item(row, 0)
-            state_cell.setForeground(QBrush(QColor(STATE_COLOURS.get(item.state, "#3c4a5c"))))
-            if item.state == QUEUED and item.next_attempt:
-                state_cell.setText(f"Waiting (next try {item.next_attempt[11:16]} UTC)")
+            self.table.item(row, 0).setForeground(QBrush(QColor(STATE_COLOURS.get(item.state, "#3c4a5c"))))
         self.empty.setVisible(not items)
         self.select_ids(keep)
         self._update_buttons()
+        self._show_details()
+
+    def _show_details(self) -> None:
+        chosen = self.selected_items()
+        self.details.show_item(chosen[0] if len(chosen) == 1 else None)
 
     def items(self) -> list[OutboxItem]:
         return list(self._items)

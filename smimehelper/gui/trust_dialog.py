@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtWidgets import (
     QButtonGroup,
