@@ -171,24 +171,34 @@ def test_the_list_tells_certificates_apart_and_the_no_certificate_note_goes(
     assert "E-mail: signing only (cannot receive encrypted mail)" in signonly
 
 
-def test_a_certificate_not_for_email_is_named_for_what_it_is(
+def test_a_certificate_not_for_email_is_refused_in_plain_words(
         qtbot, identities: IdentityView, gui_ctx, pki: Pki, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """A web-server (or login) certificate: refused at import in plain words when the store
-    refuses it (issue 9), else shown in red as "Not for e-mail" with a banner that says what to do."""
+    """A web-server (or login) certificate is refused at import (the store's rule, issue 9), and
+    My certificates says what it is for and what to do, not a green "Imported"."""
     monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *_a, **_k: (str(pki.entity("wrongeku").p12), "")))
     identities.import_button.click()
-    qtbot.waitUntil(lambda: not identities.is_busy() and "Import" in identities.banner.text(), timeout=60000)
-    if importlib.util.find_spec("smimehelper.core.email_usage") is not None:
-        assert identities.banner.level == PROBLEM and "Nothing was imported" in identities.banner.text()
-        assert "web server certificate" in identities.banner.text() and "not an e-mail certificate" in identities.banner.text()
-        assert identities.list.count() == 1
-        return
-    assert identities.list.count() == 2
-    wrong = next(r for r in range(identities.list.count()) if "wrongeku@" in identities.list.item(r).text())
-    assert "Not for e-mail: web servers (TLS)" in identities.list.item(wrong).text()
-    assert "Set as default" in identities.banner.text()  # it did not become the default
-    services.Stores.open(gui_ctx.home).identities.set_default(identities.list.item(wrong).data(Qt.ItemDataRole.UserRole).fingerprint)
-    identities.refresh()
-    assert identities.expiry_banner.level == CAUTION
-    assert "Your default certificate is not for e-mail" in identities.expiry_banner.text()
-    assert "Set as default" in identities.expiry_banner.text()
+    qtbot.waitUntil(lambda: not identities.is_busy() and "imported" in identities.banner.text(), timeout=60000)
+    text = identities.banner.text()
+    assert identities.banner.level == PROBLEM and text.startswith("Nothing was imported")
+    assert "web server certificate" in text and "not an e-mail certificate" in text and "certificate provider" in text
+    assert identities.list.count() == 1
+
+
+def test_an_old_default_that_is_not_for_email_is_named_with_the_way_out(
+        qtbot, gui_ctx, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    """A data folder from before the import refused such certificates: the login certificate
+    became the default. The list shows it in words, and the banner says how to fix it."""
+    from smimehelper.core.identity import load_pkcs12
+
+    stores = services.Stores.open(gui_ctx.home)
+    wrong = load_pkcs12(pki.entity("wrongeku").p12, PASS)
+    stores.identities._write_identity(wrong, describe(wrong.cert).fingerprint_sha256.replace(":", "").lower(), b"", PASS, None,
+                                      pki.now, ())
+    stores.identities.set_default(describe(wrong.cert).fingerprint_sha256.replace(":", "").lower())
+    view = IdentityView(gui_ctx)
+    qtbot.addWidget(view)
+    texts = [view.list.item(r).text() for r in range(view.list.count())]
+    assert any("wrongeku@" in t and "Not for e-mail: web servers (TLS)" in t and "default" in t for t in texts), texts
+    assert view.expiry_banner.level == CAUTION
+    assert "Your default certificate is not for e-mail" in view.expiry_banner.text()
+    assert "Select the e-mail certificate and press Set as default" in view.expiry_banner.text()
