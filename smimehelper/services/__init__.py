@@ -11,6 +11,7 @@ faces decide how to ask for a passphrase, show progress or print. Nothing here p
 - ``handoff``: put a finished message into Thunderbird's Outbox and start Thunderbird
 - ``setup``: the first-run assistant (import, connection test, self-test, summaries)
 - ``demo``: the throwaway demo profile
+- ``connection_test``: the first run's connection test, in words, that can be cancelled
 - ``preflight``: what would stop a message, found before the passphrase is asked
 - ``trust``: trust a colleague's authority, or only their certificate
 
@@ -53,10 +54,11 @@ _EXPORTS = {
     "setup": (
         "secure_keyring_available", "import_identity_file", "ConnectionCheck", "check_account_connection",
         "SelfTestStep", "SelfTestResult", "SELF_TEST_SUBJECT", "self_test", "IdentitySummary",
-        "summarize_identity", "issuer_name",
+        "summarize_identity", "issuer_name", "passphrase_opens_default",
     ),
     "demo": ("DemoProfile", "use_demo_profile"),
     "handoff": ("HandoffReport", "ComposedHandoff", "open_in_thunderbird", "compose_for_thunderbird"),
+    "connection_test": ("ConnectionTest", "run_connection_test"),
     "preflight": ("Preflight", "RecipientProblem", "SizeProblem", "check_before_sending", "estimate_message_size"),
     "trust": (
         "AuthorityOffer", "CertificateOffer", "authority_offer", "authority_from_file", "trust_authority",
@@ -94,6 +96,7 @@ if TYPE_CHECKING:  # what type checkers and editors see
         self_test, summarize_identity,
     )
     from .stores import ContactRow, Stores, import_contacts, list_contacts  # noqa: F401
+    from .connection_test import ConnectionTest, run_connection_test  # noqa: F401
     from .preflight import Preflight, RecipientProblem, SizeProblem, check_before_sending, estimate_message_size  # noqa: F401
     from .trust import (  # noqa: F401
         AuthorityOffer, CertificateOffer, authority_from_file, authority_offer, certificate_offer, contact_for,

@@ -209,3 +209,19 @@ def issuer_name(cert: x509.Certificate) -> str:
 
     names = cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else describe(cert).issuer
+
+
+def passphrase_opens_default(stores: Stores, passphrase: bytes) -> bool:
+    """Whether ``passphrase`` unlocks the default certificate's key (True when the keyring
+    unlocks it and no passphrase is needed): the self-test asks again instead of failing."""
+    from ..core.errors import UserError
+
+    try:
+        stored = stores.identities.get()
+    except UserError:
+        return True  # no certificate: the self-test says so itself
+    try:
+        stores.identities.locked(stored, lambda _prompt: passphrase).unlocked()
+    except PassphraseError:
+        return False
+    return True

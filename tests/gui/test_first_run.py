@@ -8,6 +8,9 @@ the in-memory keyring to cover the "keep the passphrase in the system keyring" b
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -211,6 +214,78 @@ def test_unknown_provider_needs_a_server_and_later_skips(qtbot, wizard: FirstRun
     assert "No mail account yet" in wizard.self_test_page.account_line.text()
 
 
+@pytest.fixture
+def silent_server() -> Iterator[tuple[str, int]]:
+    """Accepts connections and never says a word (as a firewall that swallows them does)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()
+    stop.set()
+    thread.join(5)
+    for conn in held:
+        conn.close()  # the abandoned test's connection ends now, not at its timeout
+    listener.close()
+
+
+def test_connection_test_on_a_silent_server_can_be_cancelled(qtbot, wizard: FirstRunWizard, ctx: GuiContext, pki: Pki,
+                                                              silent_server: tuple[str, int]) -> None:  # type: ignore[no-untyped-def]
+    import_p12(qtbot, wizard, pki["alice"].p12, pki.p12_password)
+    click(qtbot, wizard.button(NEXT))
+    account = wizard.account_page
+    account.host_edit.setText(silent_server[0])
+    account.port_spin.setValue(silent_server[1])
+    click(qtbot, account.test_button)
+    assert account.testing and account.cancel_test_button.isVisible() and "cancel" in account.status.text()
+    qtbot.wait(300)  # connected, waiting for the greeting that never comes
+    started = time.monotonic()
+    click(qtbot, account.cancel_test_button)
+    assert not account.testing and account.test_button.isEnabled() and not account.cancel_test_button.isVisible()
+    assert account.status.kind == "warning" and "cancelled" in account.status.text()
+    qtbot.waitUntil(lambda: not ctx.tasks._alive, timeout=2000)  # the pool is free again at once
+    assert time.monotonic() - started < 2
+    assert wizard.button(NEXT).isEnabled()
+
+
+@pytest.mark.parametrize("where", ["unknown-host", "refused"])
+def test_connection_errors_say_what_to_check_in_words(qtbot, wizard: FirstRunWizard, pki: Pki, where: str) -> None:  # type: ignore[no-untyped-def]
+    import_p12(qtbot, wizard, pki["alice"].p12, pki.p12_password)
+    click(qtbot, wizard.button(NEXT))
+    account = wizard.account_page
+    if where == "unknown-host":
+        account.host_edit.setText("smtp.no-such-provider.invalid")
+    else:
+        with socket.socket() as probe:  # a port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        account.host_edit.setText("127.0.0.1")
+        account.port_spin.setValue(port)
+    click(qtbot, account.test_button)
+    qtbot.waitUntil(lambda: not account.testing, timeout=WAIT_MS)
+    text = account.status.text()
+    assert account.status.kind == "error"
+    assert "tried again" not in text and "[Errno" not in text and "Errno" not in text
+    if where == "unknown-host":
+        assert "smtp.no-such-provider.invalid" in text and ("no server called" in text or "could not be looked up" in text)
+    else:
+        assert f"does not accept connections on port {port}" in text and "587" in text
+    assert account.test_details.isVisibleTo(account) and not account.test_details.expanded()
+    assert "Error" in account.test_details.text() or "error" in account.test_details.text()  # the technical reason, behind Details
+
+
 def test_presets_fill_the_servers_and_show_the_provider_note(wizard: FirstRunWizard) -> None:
     page = wizard.account_page
     page.email_edit.setText("dr.smith@gmail.com")
@@ -229,18 +304,53 @@ def test_presets_fill_the_servers_and_show_the_provider_note(wizard: FirstRunWiz
     assert (account.smtp_host, account.smtp_port, account.security) == ("mail.practice.example", 465, "tls")
 
 
-def test_self_test_shows_a_failure_plainly(qtbot, wizard: FirstRunWizard, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+def test_self_test_asks_again_for_a_wrong_passphrase(qtbot, wizard: FirstRunWizard, ctx: GuiContext, pki: Pki,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     import_p12(qtbot, wizard, pki["alice"].p12, pki.p12_password)
-    fingerprint = wizard.ctx.stores().identities.list()[0].fingerprint
+    fingerprint = ctx.stores().identities.list()[0].fingerprint
     wizard._passphrase = (fingerprint, b"wrong")  # as if the user mistyped it when asked
+    asked: list[str] = []
+    answers = [b"still wrong", pki.p12_password.encode()]
+
+    def ask(_parent, _title, prompt):  # type: ignore[no-untyped-def]
+        asked.append(prompt)
+        return answers.pop(0)
+
+    monkeypatch.setattr(ctx, "ask_secret", ask)
     click(qtbot, wizard.button(NEXT))
     click(qtbot, wizard.button(LATER))
     page = wizard.self_test_page
+    qtbot.waitUntil(lambda: page.result is not None and not page.running, timeout=WAIT_MS)
+    assert asked == ["That passphrase is not correct. Please type it again:"] * 2
+    assert page.headline_text() == "Self-test passed, with a note"  # not "Self-test failed"
+    assert page.result.passed
+
+
+def test_cancelling_the_passphrase_stops_the_self_test(qtbot, wizard: FirstRunWizard, ctx: GuiContext, pki: Pki,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import_p12(qtbot, wizard, pki["alice"].p12, pki.p12_password)
+    wizard._passphrase = None  # as after the assistant was opened again: the passphrase is asked
+    monkeypatch.setattr(ctx, "identity_passphrase", lambda _parent: None)  # Cancel
+    click(qtbot, wizard.button(NEXT))
+    click(qtbot, wizard.button(LATER))
+    page = wizard.self_test_page
+    assert page.headline_text() == "Self-test not run: no passphrase was given."
+    assert page.busy_bar.isHidden() and not page.running  # nothing keeps moving
+    assert page.again_button.isEnabled() and wizard.button(FINISH).isEnabled()
+
+
+def test_the_self_test_page_knows_an_account_saved_before(qtbot, wizard: FirstRunWizard, ctx: GuiContext, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    from smimehelper.core.transport.accounts import make_account
+
+    import_p12(qtbot, wizard, pki["alice"].p12, pki.p12_password)
+    ctx.stores().accounts.add(make_account("alice@example.org", smtp_host="mail.example.org", smtp_port=587,
+                                           security="starttls"), None)
+    click(qtbot, wizard.button(NEXT))
+    click(qtbot, wizard.button(LATER))  # the account page skipped: the saved account is still there
+    page = wizard.self_test_page
     qtbot.waitUntil(lambda: not page.running, timeout=WAIT_MS)
-    assert page.headline_text() == "Self-test failed"
-    assert page.result is not None and not page.result.passed
-    assert not page.result.steps[-1].ok and "passphrase" in page.result.steps[-1].detail.lower()
-    assert wizard.button(FINISH).isEnabled()  # the user can still finish and fix it later
+    assert "No mail account yet" not in page.account_line.text()
+    assert "alice@example.org is set up" in page.account_line.text()
 
 
 def test_untrusted_issuer_passes_with_a_note(qtbot, wizard: FirstRunWizard, pki: Pki) -> None:  # type: ignore[no-untyped-def]

@@ -26,6 +26,8 @@ from ...core.errors import UserError
 from ...core.transport.accounts import Account, make_account, preset_for
 from ..compose.texts import MAIL_PROGRAM_PATHS
 from ..style import icon
+from ..tasks import TaskControl
+from ..widgets import Details
 from .sign_in import SignInBox
 from .widgets import COLOURS, SECURITY_CHOICES, StatusLine, _alive, _wrapped
 
@@ -40,6 +42,8 @@ class AccountPage(QWizardPage):
         self.skipping = False
         self.saved: str | None = None  # what was saved, in a sentence, for the last page
         self.testing = False
+        self._test_generation = 0
+        self._test_control: TaskControl | None = None
         self._preset_host: str | None = None
         self._user_edited = False
         self.setTitle("Your mail account")
@@ -123,10 +127,19 @@ class AccountPage(QWizardPage):
         self.test_button.setToolTip("Connect to the server, log in and quit: nothing is sent")
         self.test_button.clicked.connect(self.start_test)
         self.test_button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.cancel_test_button = QPushButton("Ca&ncel test")
+        self.cancel_test_button.setToolTip("Stop waiting for the server; nothing is changed")
+        self.cancel_test_button.clicked.connect(self.cancel_test)
+        self.cancel_test_button.hide()
         self.status = StatusLine()
+        self.test_details = Details(name="Technical details of the connection test")
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
-        test_row.addWidget(self.status, 1)
+        test_row.addWidget(self.cancel_test_button, 0, Qt.AlignmentFlag.AlignTop)
+        status_box = QVBoxLayout()
+        status_box.addWidget(self.status)
+        status_box.addWidget(self.test_details)
+        test_row.addLayout(status_box, 1)
         test_row.addStretch(0)
 
         layout = QVBoxLayout(self)
@@ -315,40 +328,66 @@ class AccountPage(QWizardPage):
         password = None if account.uses_oauth else (self.password_edit.text().encode("utf-8") or None)
         ctx = self._wizard.ctx
         self.testing = True
+        self._test_generation += 1
+        generation = self._test_generation
         self.test_button.setEnabled(False)
+        self.cancel_test_button.show()
+        self.cancel_test_button.setEnabled(True)
+        self.test_details.set_text("")
         self.completeChanged.emit()
-        self.status.busy(f"Connecting to {account.smtp_host}:{account.smtp_port}...")
-        ctx.tasks.run(
-            lambda _control: services.check_account_connection(ctx.stores(), account, password),
-            on_done=lambda check: self._tested(check, account),
-            on_error=self._test_failed,
+        self.status.busy(f"Connecting to {account.smtp_host}:{account.smtp_port}... (you can cancel)")
+        self._test_control = ctx.tasks.run(
+            lambda control: services.run_connection_test(ctx.stores(), account, password, control.cancelled),
+            on_done=lambda outcome: self._tested(generation, outcome, account),
+            on_error=lambda message: self._test_failed(generation, message),
         )
 
-    def _tested(self, check: object, account: Account) -> None:
-        if not _alive(self):
+    def cancel_test(self) -> None:
+        """Stop waiting for the server: the page is usable again at once."""
+        if not self.testing:
+            return
+        if self._test_control is not None:
+            self._test_control.cancel()
+        self._test_generation += 1  # whatever the server says later is not shown
+        self._test_over()
+        self.status.warning("Stopped: the connection test was cancelled. Nothing was changed.")
+
+    def _tested(self, generation: int, outcome: object, account: Account) -> None:
+        if not _alive(self) or generation != self._test_generation:
             return
         self._test_over()
-        assert isinstance(check, services.ConnectionCheck)
+        assert isinstance(outcome, services.ConnectionTest)
+        if outcome.cancelled:
+            return
+        if not outcome.ok:
+            self.status.error(outcome.problem)
+            self.test_details.set_text(outcome.details)
+            return
+        check = outcome.check
+        assert check is not None
         how = "STARTTLS" if check.security == "starttls" else "TLS"
         limit = f" It accepts messages up to {check.size_limit / 1e6:.0f} MB." if check.size_limit else ""
+        self.test_details.set_text(f"Server {check.where}, encryption {how}" + (f", SIZE {check.size_limit}" if check.size_limit else ""))
         if check.logged_in:
             signed = " with your sign-in" if account.uses_oauth else ""
-            self.status.ok(f"Connection works: connected securely to {check.where} ({how}) and logged in as {account.username}{signed}. Nothing was sent.{limit}")
+            self.status.ok(f"Connection works: connected securely to {check.where} and logged in as {account.username}{signed}. Nothing was sent.{limit}")
         else:
             self.status.warning(
-                f"Connected securely to {check.where} ({how}), but no password was given, so logging in "
+                f"Connected securely to {check.where}, but no password was given, so logging in "
                 f"was not tested. Type the password and test again.{limit}"
             )
 
-    def _test_failed(self, message: str) -> None:
-        if not _alive(self):
+    def _test_failed(self, generation: int, message: str) -> None:
+        if not _alive(self) or generation != self._test_generation:
             return
         self._test_over()
         self.status.error(message)
 
     def _test_over(self) -> None:
         self.testing = False
+        self._test_control = None
         self.test_button.setEnabled(True)
+        self.cancel_test_button.hide()
         self.completeChanged.emit()
 
 

@@ -25,12 +25,16 @@ from .widgets import COLOURS, _alive, _wrapped
 if TYPE_CHECKING:
     from . import FirstRunWizard
 
+WRONG_PASSPHRASE = object()  # the worker's answer when the passphrase does not open the key
+MAX_TRIES = 3
+
 
 class SelfTestPage(QWizardPage):
     def __init__(self, wizard: FirstRunWizard) -> None:
         super().__init__()
         self._wizard = wizard
         self.running = False
+        self._tries = 0
         self.result: services.SelfTestResult | None = None
         self.setTitle("Self-test")
         self.setSubTitle(
@@ -53,6 +57,7 @@ class SelfTestPage(QWizardPage):
         self.busy_bar.setRange(0, 0)
         self.busy_bar.setTextVisible(False)
         self.busy_bar.setMaximumHeight(10)
+        self.busy_bar.hide()
         self.steps_box = QWidget()
         self.steps_layout = QGridLayout(self.steps_box)
         self.steps_layout.setContentsMargins(4, 4, 4, 4)
@@ -60,7 +65,7 @@ class SelfTestPage(QWizardPage):
         self.steps_layout.setHorizontalSpacing(10)
         self.again_button = QPushButton("Run the self-test &again")
         self.again_button.setToolTip("Sign, encrypt and open a message to yourself once more")
-        self.again_button.clicked.connect(self.start)
+        self.again_button.clicked.connect(lambda: self.start())
         self.account_line = _wrapped()
         self.next_steps = _wrapped(
             "Press Finish to start. Write a message with files in Compose; add your colleagues' "
@@ -79,23 +84,34 @@ class SelfTestPage(QWizardPage):
         layout.addWidget(self.next_steps)
 
     def initializePage(self) -> None:  # noqa: N802
-        saved = self._wizard.account_page.saved
-        self.account_line.setText(
-            saved or "No mail account yet: you can still write messages and save them, and set the account "
-            "up later with File > First-run assistant."
-        )
+        self.account_line.setText(self._account_sentence())
+        self._tries = 0
         self.start()
+
+    def _account_sentence(self) -> str:
+        """What the page says about the mail account: the one saved on the page before, else
+        one saved earlier (the assistant run again), else that there is none yet."""
+        saved = self._wizard.account_page.saved
+        if saved:
+            return saved
+        accounts = self._wizard.ctx.stores().accounts.list()
+        if accounts:
+            return f"Your mail account {', '.join(a.email for a in accounts)} is set up: messages are sent through it."
+        return ("No mail account yet: you can still write messages and save them, and set the account "
+                "up later with File > First-run assistant.")
 
     def isComplete(self) -> bool:  # noqa: N802
         return not self.running
 
-    def start(self) -> None:
+    def start(self, passphrase: bytes | None = None) -> None:
         if self.running:
             return
         ctx = self._wizard.ctx
-        passphrase = self._wizard.passphrase_for_default(self)
+        if passphrase is None:  # a fresh run (not a second try after a wrong passphrase)
+            self._tries = 0
+            passphrase = self._wizard.passphrase_for_default(self)
         if passphrase is None:
-            self._show_headline("warning", "Self-test not run: no passphrase was given.")
+            self._not_run("Self-test not run: no passphrase was given.")
             return
         self.running = True
         self.result = None
@@ -104,14 +120,38 @@ class SelfTestPage(QWizardPage):
         self._clear_steps()
         self._show_headline(None, "Signing, encrypting and opening a message to yourself...")
         self.completeChanged.emit()
-        ctx.tasks.run(
-            lambda _control: services.self_test(ctx.stores(), lambda _prompt: passphrase),
-            on_done=self._finished,
-            on_error=self._failed,
-        )
+
+        def work(_control: object) -> object:
+            stores = ctx.stores()
+            if not services.passphrase_opens_default(stores, passphrase):
+                return WRONG_PASSPHRASE
+            return services.self_test(stores, lambda _prompt: passphrase)
+
+        ctx.tasks.run(work, on_done=self._finished, on_error=self._failed)
+
+    def _not_run(self, text: str) -> None:
+        self.running = False
+        self.busy_bar.setVisible(False)  # nothing is running: nothing moves
+        self.again_button.setEnabled(True)
+        self._clear_steps()
+        self._show_headline("warning", text)
+        self.completeChanged.emit()
 
     def _finished(self, result: object) -> None:
         if not _alive(self):
+            return
+        if result is WRONG_PASSPHRASE:
+            self.running = False
+            self._tries += 1
+            if self._tries >= MAX_TRIES:
+                self._not_run("Self-test not run: the passphrase was not correct. Run it again when you have it.")
+                return
+            again = self._wizard.ctx.ask_secret(
+                self, "Your certificate", "That passphrase is not correct. Please type it again:")
+            if again is None:
+                self._not_run("Self-test not run: no passphrase was given.")
+                return
+            self.start(again)
             return
         assert isinstance(result, services.SelfTestResult)
         self.result = result

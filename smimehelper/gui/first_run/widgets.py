@@ -20,8 +20,8 @@ from ..style import icon
 PAGE_CERTIFICATE, PAGE_ACCOUNT, PAGE_SELF_TEST = range(3)
 CERTIFICATE_SUFFIXES = (".p12", ".pfx")
 SECURITY_CHOICES = (
-    ("starttls", "STARTTLS (usually port 587)", 587),
-    ("tls", "TLS (usually port 465)", 465),
+    ("starttls", "Encrypted after connecting, usually port 587 (STARTTLS)", 587),
+    ("tls", "Encrypted from the start, usually port 465 (TLS)", 465),
 )
 COLOURS = {"ok": "#1b7f3b", "error": "#b3261e", "warning": "#8a5a00", "busy": "#3a4a5c", "info": "#3a4a5c"}
 
