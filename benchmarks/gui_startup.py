@@ -11,7 +11,7 @@ the first. Then the app is started ``--runs`` times, each in a fresh process, ex
 time from just before the parent starts the process to the moment the main window has been
 exposed on the screen and painted (the first ``Expose`` event of its window, plus one turn of
 the event loop so that paint is done); the process is then ended without teardown. The median
-is reported against the target of 1.5 s, with the interpreter's bare start-up for reference.
+is reported against the target of 1.0 s (issue 11), with the interpreter's bare start-up for reference.
 
 **Attaching a 500 MB file.** In one process with a ``QApplication``, a sparse file of
 ``--attachment-mb`` MB (10^6 bytes; no disk space used where the file system supports holes) is
@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET_SECONDS = 1.5
+TARGET_SECONDS = 1.0  # issue 11: the first window within 1.0 s of start
 
 START_HARNESS = r"""
 import os, sys, time

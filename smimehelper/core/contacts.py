@@ -12,14 +12,17 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from .cert_status import CertStatus
 from .certs import cert_emails, describe
 from .errors import AddressError, CertificateError, UserError
 from .jsonstore import read_document, save_document
+
+if TYPE_CHECKING:
+    from .cert_status import CertStatus  # the validator: not loaded to read the contacts
 
 SCHEMA = 1
 

@@ -11,8 +11,6 @@ import base64
 import contextlib
 from typing import Protocol
 
-import keyring
-import keyring.errors
 
 SERVICE = "smimehelper"
 _INSECURE_BACKENDS = {"fail.Keyring", "null.Keyring", "file.PlaintextKeyring", "file.EncryptedKeyring"}
@@ -25,10 +23,18 @@ class SecretStore(Protocol):
     def delete(self, name: str) -> None: ...
 
 
+def _keyring_error() -> type[Exception]:
+    import keyring.errors
+
+    return keyring.errors.KeyringError
+
+
 class OsKeyring:
     """The keyring library's configured backend, used only when it is a secure one."""
 
     def _backend(self):  # type: ignore[no-untyped-def]
+        import keyring  # ~0.1 s: loaded when a secret is first needed, not at start-up
+
         return keyring.get_keyring()
 
     def available(self) -> bool:
@@ -47,7 +53,7 @@ class OsKeyring:
         try:
             self._backend().set_password(SERVICE, name, base64.b64encode(secret).decode("ascii"))
             return True
-        except keyring.errors.KeyringError:
+        except _keyring_error():
             return False
 
     def get(self, name: str) -> bytes | None:
@@ -55,12 +61,12 @@ class OsKeyring:
             return None
         try:
             value = self._backend().get_password(SERVICE, name)
-        except keyring.errors.KeyringError:
+        except _keyring_error():
             return None
         return base64.b64decode(value) if value else None
 
     def delete(self, name: str) -> None:
         if not self.available():
             return
-        with contextlib.suppress(keyring.errors.KeyringError):
+        with contextlib.suppress(_keyring_error()):
             self._backend().delete_password(SERVICE, name)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from ..core.cert_status import CertStatus, certificate_status
 from ..core.certs import cert_emails, describe, load_certificates
 from ..core.contacts import ContactCert, ContactStore
 from ..core.errors import CertificateError
 from ..core.files import open_regular
 from ..core.home import resolve_home
 from ..core.identity_store import IdentityStore
-from ..core.reader import open_message
 from ..core.secrets import OsKeyring, SecretStore
 from ..core.settings import Settings
 from ..core.transport.accounts import AccountStore
@@ -24,6 +23,9 @@ from ..core.transport.outbox import Outbox
 from ..core.trust_store import TrustStore
 from ..core.validation import Purpose
 from . import AskPassphrase, now as clock
+
+if TYPE_CHECKING:
+    from ..core.cert_status import CertStatus
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class ContactRow:
 
 def list_contacts(stores: Stores, now: dt.datetime | None = None, *, fetch: bool = True, address: str | None = None) -> list[ContactRow]:
     """Contacts (all, or one address) with the status of each certificate."""
+    from ..core.cert_status import certificate_status  # the validator: loaded when first checked
+
     now = now or clock()
     anchors = stores.trust.anchors()
     strict = stores.strict_revocation()
@@ -94,6 +98,8 @@ def import_contacts(stores: Stores, paths: tuple[Path, ...], ask_passphrase: Ask
     Every file is read and checked first; only when all are good is anything stored, so a
     failed import changes nothing.
     """
+    from ..core.reader import open_message
+
     found: list[tuple[x509.Certificate, tuple[x509.Certificate, ...], bytes | None, dt.datetime | None, str]] = []
     own = {e for i in stores.identities.list() for e in i.emails}
     for path in paths:

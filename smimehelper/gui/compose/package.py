@@ -17,13 +17,13 @@ from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ...core.display import human_size, printable
-from ...core.transport.delivery import Delivered
-from ...services import package as package_service
 from ..package_dialog import PassphraseDialog
 from ..tasks import TaskControl
 from .texts import NO_IDENTITY
 
 if TYPE_CHECKING:
+    from ...core.transport.delivery import Delivered
+    from ...services import package as package_service
     from .view import ComposeView
 
     _Base = ComposeView
@@ -63,6 +63,8 @@ class PackageActions(_Base):
         PassphraseDialog(recipient, passphrase, summary, self).exec()
 
     def send_as_package(self, email: str) -> None:
+        from ...services import package as package_service  # the package format: loaded when first used
+
         if self.busy():
             return
         stores = self.ctx.stores()
