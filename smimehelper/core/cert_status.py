@@ -102,7 +102,7 @@ def certificate_status(
     if trusted_directly:
         return CertStatus(Status.VALID, None)
     if not anchors:
-        return CertStatus(Status.UNTRUSTED_ISSUER, f"No trusted certificate authorities are set up, so the certificate of {who} cannot be checked. Add your authority with 'smimehelper trust add'.")
+        return CertStatus(Status.UNTRUSTED_ISSUER, f"The certificate of {who} was issued by {plain_name(cert.issuer)}, which is not among your trusted authorities (none is trusted yet). Trust it once (in the app: Trust...; on the command line: smimehelper trust add).")
     try:
         soft_failures = asyncio.run(_validate(cert, purpose, now, anchors, intermediates, fetch, strict_revocation))
     except RevokedError:

@@ -231,3 +231,21 @@ def test_save_refuses_when_the_message_changed_since_it_was_opened(qtbot, view: 
     assert "not the ones shown" in signal.args[0]
     assert view.status_banner.level == PROBLEM and view.status_banner.text().startswith("Not saved:")
     assert not target.exists() or list(target.iterdir()) == []
+
+
+def test_the_next_message_starts_clean_and_dates_are_local(qtbot, view: OpenView, pki: Pki, tmp_path: Path, xray: Path) -> None:  # type: ignore[no-untyped-def]
+    second = tmp_path / "second.txt"
+    second.write_bytes(b"notes\n")
+    message = tmp_path / "two-files.eml"
+    compose(pki, message, sender="bob", to=("alice",), attachments=(xray, second))
+    _open(qtbot, view, message)
+    assert view.attachments_box.title() == "Attachments (2)"
+    date = view.date_label.text()
+    assert "T" not in date and "+00:00" not in date and date.endswith(f"{pki.now.astimezone():%H:%M}"), date
+    assert "UTC" in view.date_label.toolTip()
+    broken = tmp_path / "broken.eml"
+    broken.write_bytes(b"this is not a message at all")
+    view.open_file(broken)
+    assert view.attachments_box.title() == "Attachments"  # not the previous message's "(2)"
+    qtbot.waitUntil(lambda: not view.is_busy(), timeout=30000)
+    assert view.attachments_table.rowCount() == 0 and view.attachments_box.title() == "Attachments"
