@@ -58,8 +58,9 @@ def trust_problem(
         return None
     if not anchors:
         return (
-            f"No trusted certificate authority was given, so it is not known whether {name} is "
-            "who they claim to be. Add your authority once with 'smimehelper trust add', or give it with --trust."
+            f"The certificate of {name} was issued by {plain_name(cert.issuer)}, which is not among your trusted "
+            f"authorities (none is trusted yet), so it is not known whether {name} is who they claim to be. Trust "
+            "it once (in the app: Trust...; on the command line: smimehelper trust add, or give it with --trust)."
         )
     context = ValidationContext(
         trust_roots=[_asn1(a) for a in anchors],
