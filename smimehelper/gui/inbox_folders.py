@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from .open_view import visible
+from .widgets import visible
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 

@@ -22,7 +22,7 @@ from ..core.disclosure.pdf_export import STATE_WORDS
 from ..core.disclosure.report import TransferView
 from ..core.errors import UserError
 from .context import GuiContext
-from .open_view import CAUTION, GOOD, INFO, PROBLEM, Banner, alive, visible
+from .widgets import CAUTION, GOOD, INFO, PROBLEM, Banner, alive, visible
 from .style import icon
 
 COLUMNS = ("Date (UTC)", "State", "To", "Patient / study", "Files", "How", "Purpose")

@@ -13,9 +13,7 @@ small pieces all views share (:class:`Banner`, :func:`visible`) are :mod:`.widge
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +35,9 @@ from PySide6.QtWidgets import (
 
 from .. import services
 from ..core.display import TRUNCATED_NOTE, human_size
-from ..core.errors import PassphraseError
 from .context import GuiContext
-from .open_attachments import THUMBNAIL_MESSAGE_LIMIT, AttachmentsTable, Looked, look_at_attachments
+from .open_attachments import AttachmentsTable, Looked
+from .open_work import _asker, open_and_look  # noqa: F401 (re-exported)
 from .open_verdict import technical_details, trust_candidate, verdict
 from .style import icon
 from .widgets import (  # noqa: F401 (re-exported: other views import them from here)
@@ -384,35 +382,6 @@ class OpenView(QWidget):
             on_done=lambda result: finish() and done(result),
             on_error=lambda message: finish() and error(message),
         )
-
-
-def open_and_look(ctx: GuiContext, request: services.OpenInput, passphrase: bytes) -> tuple[OpenedMessage, dict[int, Looked]]:
-    """Open the message and look at its files (real type, thumbnail) on the task runner.
-
-    For the thumbnails the files are written for a moment into a private folder (0700) that is
-    removed before this returns; nothing of the message stays on disk. Very large messages are
-    opened without it (type icons only)."""
-    stores = ctx.stores()
-    try:
-        size = request.message.stat().st_size
-    except OSError:
-        size = THUMBNAIL_MESSAGE_LIMIT + 1  # let the opening say what is wrong with the file
-    if size > THUMBNAIL_MESSAGE_LIMIT:
-        return services.open_message_file(request, _asker(passphrase), stores=stores), {}
-    with tempfile.TemporaryDirectory(prefix="smimehelper-preview-") as folder:
-        opened = services.open_message_file(replace(request, save_attachments=Path(folder)), _asker(passphrase), stores=stores)
-        looked = look_at_attachments(opened)
-        opened = replace(opened, attachments=tuple(replace(a, saved_to=None) for a in opened.attachments))
-    return opened, looked
-
-
-def _asker(passphrase: bytes) -> Callable[[str], bytes]:
-    def ask(_prompt: str) -> bytes:
-        if not passphrase:
-            raise PassphraseError("The passphrase for your certificate is needed; open the message again and give it.")
-        return passphrase
-
-    return ask
 
 
 def _bold(font: QFont) -> QFont:

@@ -364,59 +364,6 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
         return call
 
 
-    # -- recipients -----------------------------------------------------------------------------
-    def _load_statuses(self) -> None:
-        self._book_generation += 1
-        generation = self._book_generation
-        ctx = self.ctx
-
-        def work(_control: TaskControl) -> StatusBook:
-            stores = ctx.stores()
-            rows = services.list_contacts(stores, fetch=False)
-            own = [e for i in stores.identities.list() for e in i.emails]
-            return StatusBook.from_rows(rows, own, stores.strict_revocation())
-
-        def done(book: StatusBook) -> None:
-            if generation != self._book_generation:
-                return
-            self._book = book
-            self._online_checked = set()
-            for recipients in (self.to_field, self.cc_field):
-                recipients.set_completions(book.addresses())
-                recipients.set_book(book)
-            self._check_online()
-
-        self.ctx.tasks.run(work, on_done=self._guard(done), on_error=self._guard(lambda m: self._show("error", m)))
-
-    def _recipients_changed(self) -> None:
-        self._check_online()
-
-    def _check_online(self) -> None:
-        """Revocation of the recipients' certificates, checked online, one address at a time."""
-        book = self._book
-        if book is None:
-            return
-        emails = [e for e in self.to_field.emails() + self.cc_field.emails() if e not in self._online_checked]
-        for email in dict.fromkeys(emails):
-            if not any(s.status.value == "revocation_unknown" for s in book.statuses.get(email, [])):
-                continue  # valid, or a problem no online check can cure
-            self._online_checked.add(email)
-            generation, ctx = self._book_generation, self.ctx
-
-            def work(_control: TaskControl, email: str = email) -> tuple[str, list[Any]]:
-                rows = services.list_contacts(ctx.stores(), fetch=True, address=email)
-                return email, [r.status for r in rows]
-
-            def done(result: tuple[str, list[Any]], generation: int = generation) -> None:
-                if generation != self._book_generation or self._book is None:
-                    return
-                address, statuses = result
-                self._book.update(address, statuses)
-                for recipients in (self.to_field, self.cc_field):
-                    recipients.set_book(self._book)
-
-            self.ctx.tasks.run(work, on_done=self._guard(done))
-
     # -- subject, size, attachments ---------------------------------------------------------------
     def _update_subject_warning(self) -> None:
         terms = self.files.identifiers()
