@@ -24,6 +24,7 @@ No real keyring is touched: the child uses an in-memory keyring, so nothing asks
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import shutil
 import signal
@@ -300,11 +301,35 @@ def capture(out: Path, platform: str) -> int:
         compose.add_attachments([demo.xray])
         window.open_message(demo.message)
         settle(600)
-        slugs = ["compose", "open", "contacts", "my-certificates", "outbox"]
+        slugs = ["compose", "open", "contacts", "my-certificates", "outbox", "log", "inbox"]
         for index in range(window.tabs.count()):
             window.tabs.setCurrentIndex(index)
             slug = slugs[index] if index < len(slugs) else f"tab-{index + 1}"
             shoot(window, f"main-{index + 1}-{slug}")
+
+        # A colleague whose practice runs its own authority: not trusted yet, and the dialog that
+        # trusts it after comparing the fingerprint (made by the OpenSSL command line).
+        from smimehelper.gui.trust_dialog import TrustDialog
+        from tests.practice_pki import SAM, make_practice_pki
+
+        practice = make_practice_pki(tmp / "practice")
+        stores = services.Stores.open(demo_home)
+        real_clock = services.clock
+        services.clock = lambda: datetime.datetime.now(datetime.timezone.utc)  # Sam's certificate is from today
+        try:
+            services.import_contacts(stores, (practice / "sam-signed.eml",), None)
+            window.tabs.setCurrentWidget(window.contacts)
+            window.contacts.refresh()
+            wait_for(lambda: window.contacts.fetched and not window.contacts.is_busy(), "the contacts checked")
+            window.contacts.select_email(SAM)
+            shoot(window, "main-3b-contacts-not-trusted")
+            entry = services.contact_for(stores, SAM)
+            dialog = TrustDialog(window, GuiContext(home=demo_home, tasks=tasks), entry.cert, entry.chain, SAM)
+            dialog.show()
+            shoot(dialog, "trust-authority")
+            dialog.close()
+        finally:
+            services.clock = real_clock
         window.close()
         settle(100)
     finally:

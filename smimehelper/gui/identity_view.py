@@ -68,6 +68,9 @@ class IdentityView(IdentityImports, QWidget):
         self.list.setAccessibleName("Your certificates")
         self.list.setToolTip("Your own certificates; the default one signs your messages")
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setWordWrap(True)  # nothing cut off: every line of a certificate readable
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setSpacing(3)
         self.list.currentItemChanged.connect(lambda *_: self._show_details())
 
         self.details = QGroupBox("Certificate")
@@ -100,8 +103,8 @@ class IdentityView(IdentityImports, QWidget):
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([300, 600])
-        self.list.setMinimumWidth(220)
+        splitter.setSizes([340, 560])
+        self.list.setMinimumWidth(280)
         middle = QHBoxLayout()
         middle.addWidget(splitter, 1)
         middle.addLayout(buttons)
@@ -140,6 +143,7 @@ class IdentityView(IdentityImports, QWidget):
             item = QListWidgetItem(icon("certificate"), list_text(stored, now))
             item.setData(Qt.ItemDataRole.UserRole, stored)
             item.setToolTip(list_text(stored, now).replace("\n", "; "))
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, list_text(stored, now).replace("\n", ", "))
             if not for_email(stored.cert) or stored.expired(now):
                 item.setForeground(QBrush(QColor(STATUS_COLOURS["expired"])))
             self.list.addItem(item)
@@ -301,12 +305,12 @@ class IdentityView(IdentityImports, QWidget):
 
 
 def list_text(stored: StoredIdentity, now: object) -> str:
-    """Two lines that tell your certificates apart: who and whether it is the default; then
-    what it is for, who issued it and until when."""
+    """The lines that tell your certificates apart: who, and whether it is the default; the
+    address; what it is for; who issued it and until when."""
     info = stored.info
     flags = [" - default" if stored.is_default else "", " - expired" if stored.expired(now) else ""]  # type: ignore[arg-type]
-    return (f"{visible(info.display_name)} <{visible(', '.join(stored.emails))}>{''.join(flags)}\n"
-            f"{purpose_text(stored.cert)}; from {visible(issuer_text(stored.cert))}; until {local_date(info.not_after)}")
+    return (f"{visible(info.display_name)}{''.join(flags)}\n{visible(', '.join(stored.emails))}\n"
+            f"{purpose_text(stored.cert)}\nfrom {visible(issuer_text(stored.cert))}, until {local_date(info.not_after)}")
 
 
 __all__ = ["IdentityView", "CertificateRequestDialog", "RequestDetails", "list_text"]

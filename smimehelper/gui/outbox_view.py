@@ -144,6 +144,7 @@ class OutboxView(QWidget):
                 self.table.setItem(row, column, cell)
             self.table.item(row, 0).setForeground(QBrush(QColor(STATE_COLOURS.get(item.state, "#3c4a5c"))))
         self.empty.setVisible(not items)
+        self.details.setVisible(bool(items))
         self.select_ids(keep)
         self._update_buttons()
         self._show_details()

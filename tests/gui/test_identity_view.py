@@ -167,7 +167,7 @@ def test_the_list_tells_certificates_apart_and_the_no_certificate_note_goes(
     assert len(set(texts)) == 2
     alice = next(t for t in texts if "alice@" in t)
     signonly = next(t for t in texts if "signonly@" in t)
-    assert "E-mail: signing and encryption; from smimehelper Test Intermediate CA; until " in alice
+    assert "\nE-mail: signing and encryption\nfrom smimehelper Test Intermediate CA, until " in alice
     assert "E-mail: signing only (cannot receive encrypted mail)" in signonly
 
 
