@@ -444,3 +444,13 @@ def test_main_window_opens_the_assistant_without_a_certificate(qtbot, ctx: GuiCo
     click(qtbot, wizard.button(FINISH))
     assert not wizard.isVisible()
     assert [i.emails for i in ctx.stores().identities.list()] == [("dr.sender@example.com",)]
+
+
+def test_a_login_certificate_is_refused_in_plain_words(qtbot, wizard: FirstRunWizard, ctx: GuiContext, pki: Pki) -> None:  # type: ignore[no-untyped-def]
+    """Not a green "Imported" for a certificate that cannot do e-mail (the store refuses it)."""
+    page = wizard.certificate_page
+    import_p12(qtbot, wizard, pki["wrongeku"].p12, pki.p12_password)
+    assert page.status.kind == "error"
+    text = page.status.text()
+    assert "web server certificate" in text and "not an e-mail certificate" in text and "Nothing was imported" in text
+    assert ctx.stores().identities.list() == [] and not wizard.button(NEXT).isEnabled()

@@ -202,3 +202,23 @@ def test_an_old_default_that_is_not_for_email_is_named_with_the_way_out(
     assert view.expiry_banner.level == CAUTION
     assert "Your default certificate is not for e-mail" in view.expiry_banner.text()
     assert "Select the e-mail certificate and press Set as default" in view.expiry_banner.text()
+
+
+def test_importing_a_usable_certificate_replaces_an_unusable_default(qtbot, gui_ctx, pki: Pki, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from smimehelper.core.identity import load_pkcs12
+
+    stores = services.Stores.open(gui_ctx.home)
+    for stored in stores.identities.list():
+        stores.identities.remove(stored.fingerprint)
+    wrong = load_pkcs12(pki.entity("wrongeku").p12, PASS)
+    fingerprint = describe(wrong.cert).fingerprint_sha256.replace(":", "").lower()
+    stores.identities._write_identity(wrong, fingerprint, b"", PASS, None, pki.now, ())  # from before the refusal
+    view = IdentityView(gui_ctx)
+    qtbot.addWidget(view)
+    assert "Your default certificate is not for e-mail" in view.expiry_banner.text()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *_a, **_k: (str(pki.entity("frank").p12), "")))
+    view.import_button.click()
+    qtbot.waitUntil(lambda: not view.is_busy() and "Imported" in view.banner.text(), timeout=60000)
+    assert "It now signs your messages" in view.banner.text()
+    assert services.Stores.open(gui_ctx.home).identities.get(None).emails == ("frank@example.org",)
+    assert not view.expiry_banner.isVisibleTo(view) or "not for e-mail" not in view.expiry_banner.text()

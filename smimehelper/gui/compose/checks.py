@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-
 from ... import services
 from ...core.errors import UserError
 from ..recipients import StatusBook
