@@ -64,7 +64,9 @@ class FirstExpose(QObject):
         return False
 
     def report(self):
-        print(f"SHOWN {time.time():.6f} {self.window.width()}x{self.window.height()}", flush=True)
+        import resource
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux: peak so far
+        print(f"SHOWN {time.time():.6f} {self.window.width()}x{self.window.height()} {rss}", flush=True)
         os._exit(0)
 
 original = main_window.MainWindow.start
@@ -150,6 +152,9 @@ def child_env(platform: str, display: str | None) -> dict[str, str]:
     return env
 
 
+RSS_KIB: list[int] = []  # peak resident memory of each measured start, up to the shown window
+
+
 def time_start(home: Path, env: dict[str, str]) -> tuple[float, str]:
     """Seconds from just before the process is started to its main window shown."""
     started = time.time()
@@ -157,6 +162,8 @@ def time_start(home: Path, env: dict[str, str]) -> tuple[float, str]:
     shown = next((line.split() for line in proc.stdout.splitlines() if line.startswith("SHOWN ")), None)
     if shown is None:
         raise RuntimeError(f"the app did not show its window (exit status {proc.returncode}):\n{proc.stderr.strip()}")
+    if len(shown) > 3:
+        RSS_KIB.append(int(shown[3]))
     return float(shown[1]) - started, shown[2]
 
 
@@ -240,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(min {min(times):.3f}, max {max(times):.3f}); first start {first:.3f} s; "
           f"bare interpreter {interpreter:.3f} s")
     print(f"  target < {TARGET_SECONDS} s: {'PASS' if median < TARGET_SECONDS else 'FAIL'}")
+    if RSS_KIB:
+        print(f"  peak RSS up to the shown window: median {statistics.median(RSS_KIB) / 1024:.0f} MiB")
     if "error" in result:
         print(f"attachment: not measured: {result['error']}")
     else:
