@@ -17,12 +17,11 @@ DICOM = "application/dicom"
 
 
 def dicom_preview_png(path: Path, max_side: int) -> bytes | None:
-    """The one place the DICOM renderer is chosen. The DICOM package's renderer
-    (``smimehelper.core.dicom.preview.preview_png``) replaces the password package's
-    provisional one in this line when it is on main."""
-    from ..core.package.preview import dicom_preview as render  # provisional: (path) -> JPEG bytes
+    """The one place the DICOM renderer is chosen: the DICOM package's (VOI LUT or window,
+    MONOCHROME1, Presentation LUT Shape, the middle frame), PNG at most ``max_side`` pixels."""
+    from ..core.dicom.preview import preview_png
 
-    return render(path)
+    return preview_png(path, max_side)
 
 
 def thumbnail(path: Path, content_type: str | None, side: int) -> QImage | None:

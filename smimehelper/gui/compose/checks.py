@@ -32,7 +32,7 @@ class ComposeChecks(_Base):
             found = services.check_before_sending(
                 self.ctx.stores(), (*request.to, *request.cc, *request.bcc), encrypt=request.encrypt,
                 attachments=request.attachments, body_bytes=len(request.body.encode("utf-8")),
-                limit=self.size_limit() if sending else None, limit_source=self._limit_source or "your mail account",
+                limit=self.size_limit() if sending and not getattr(request, "split", False) else None,  # split: parts fit limit_source=self._limit_source or "your mail account",
             )
         except UserError as exc:
             self._show("error", str(exc))

@@ -265,8 +265,8 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
     def attachments(self) -> list[Path]:
         return self.files.paths()
 
-    def _request(self) -> services.ComposeInput | None:  # the form's request, with the switch
-        request = super()._request()
+    def _request(self, *, sending: bool = True) -> services.ComposeInput | None:  # the form's request, with the switch
+        request = super()._request(sending=sending)
         return None if request is None else replace(request, deidentify=self.deid.options())
 
     def send_as_package(self, email: str) -> None:  # a package would carry the originals
