@@ -28,11 +28,24 @@ from .cms.stream_reader import (
     decrypt_enveloped,
 )
 from .cms.verify import check_signer, message_certificates
-from .errors import DecryptionError, InputFileError, MessageFormatError
+from .errors import DecryptionError, MessageFormatError
 from .files import open_regular
 from .identity import Identity
 from .mime.html_text import html_to_text
 from .mime.parser import Entity, decoded_body, parse_entity, read_region, split_multipart
+from .mime.reading import (
+    MESSAGE_HEADERS,
+    ChunkReader,
+    address_list,
+    canonical,
+    date_of,
+    filename_of,
+    header_text,
+    is_p7m_attachment,
+    lf_only,
+    raw_headers,
+    text_start,
+)
 from .sender_binding import sender_problem
 from .trust import trust_problem
 
@@ -152,13 +165,13 @@ class _Opening:
         if size == 0:
             raise MessageFormatError("The message file is empty.")
         top = parse_entity(self.handle, 0, size)
-        if not len(top.headers.keys()) or not any(h.lower() in _MESSAGE_HEADERS for h in top.headers.keys()):
+        if not len(top.headers.keys()) or not any(h.lower() in MESSAGE_HEADERS for h in top.headers.keys()):
             raise MessageFormatError(
                 "This file is not an e-mail message (no message headers were found). Save the "
                 "message from your mail program as .eml and try again."
             )
-        self.lf_only = _lf_only(self.handle, top)
-        self.sender = ", ".join(_raw_headers(top, "From"))
+        self.lf_only = lf_only(self.handle, top)
+        self.sender = ", ".join(raw_headers(top, "From"))
         self.sender_problem: str | None = None
         entity: Entity | None = top
         try:
@@ -176,9 +189,9 @@ class _Opening:
         self._check_sender(top)
         return OpenedMessage(
             sender=self.sender,
-            to=_address_list(top, "To"),
-            subject=_header_text(top, "Subject"),
-            date=_date(top),
+            to=address_list(top, "To"),
+            subject=header_text(top, "Subject"),
+            date=date_of(top),
             encrypted=self.encrypted,
             decrypted=self.decrypted,
             encryption=self.encryption,
@@ -202,7 +215,7 @@ class _Opening:
         """
         if not self.signatures:
             return
-        problem = sender_problem(_raw_headers(top, "From"), [s.signer for s in self.signatures if s.valid and s.signer is not None])
+        problem = sender_problem(raw_headers(top, "From"), [s.signer for s in self.signatures if s.valid and s.signer is not None])
         if problem is None:
             return
         self.sender_problem = problem
@@ -215,7 +228,7 @@ class _Opening:
     def _peel(self, entity: Entity) -> Entity | None:
         for _ in range(MAX_LAYERS):
             kind = entity.content_type
-            if kind in _PKCS7_MIME or _is_p7m_attachment(entity):
+            if kind in _PKCS7_MIME or is_p7m_attachment(entity):
                 inner = self._cms_layer(entity)
                 if inner is None:
                     return None
@@ -235,7 +248,7 @@ class _Opening:
         return spool  # type: ignore[return-value]
 
     def _cms_layer(self, entity: Entity) -> Entity | None:
-        reader = BerReader(_ChunkReader(decoded_body(entity)).read)
+        reader = BerReader(ChunkReader(decoded_body(entity)).read)
         content_type, _ = read_content_info_start(reader)
         spool = self._new_spool()
         if content_type in (oids.ENVELOPED_DATA, oids.AUTH_ENVELOPED_DATA):
@@ -280,7 +293,7 @@ class _Opening:
         names, signed_data = parse_detached_signature(signature)
         hashers = hashers_for(names)
         chunks = read_region(entity.source, content.start, content.end)
-        for chunk in _canonical(chunks) if self.lf_only else chunks:
+        for chunk in canonical(chunks) if self.lf_only else chunks:
             for hasher in hashers.values():
                 hasher.update(chunk)
         digests = {name: h.digest() for name, h in hashers.items()}
@@ -345,10 +358,10 @@ class _Opening:
                 self._walk(parse_entity(entity.source, part.start, part.end), depth + 1, state)
             return
         disposition = entity.headers.get_content_disposition()
-        filename = _filename(entity)
+        filename = filename_of(entity)
         if disposition != "attachment" and not filename and kind in ("text/plain", "text/html"):
             if kind == "text/plain" and state.body is None:
-                state.body, cut = _text(entity, SHOWN_TEXT_BYTES)
+                state.body, cut = text_start(entity, SHOWN_TEXT_BYTES)
                 if cut:  # shown: the start; kept: the whole text, as a file
                     self.body_truncated = True
                     state.attachments.append(self._attachment(entity, "message.txt", kind, len(state.attachments) + 1))
@@ -357,7 +370,7 @@ class _Opening:
                 # Never dropped silently: listed (and saved) as message.html; its text is shown
                 # when the message has no plain text.
                 if state.html is None:
-                    html, cut = _text(entity, SHOWN_TEXT_BYTES)
+                    html, cut = text_start(entity, SHOWN_TEXT_BYTES)
                     state.html, state.html_cut = html_to_text(html), cut
                 state.attachments.append(self._attachment(entity, "message.html", kind, len(state.attachments) + 1))
                 return
@@ -393,117 +406,3 @@ class _Extraction:
     html: str | None = None
     html_cut: bool = False
     attachments: list[ReceivedAttachment] = field(default_factory=list)
-
-
-class _ChunkReader:
-    """``read(n)`` over an iterator of chunks, without re-copying what remains of a chunk."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._view = memoryview(b"")
-
-    def read(self, count: int) -> bytes:
-        while not len(self._view):
-            try:
-                self._view = memoryview(next(self._chunks))
-            except StopIteration:
-                return b""
-        out = bytes(self._view[:count])
-        self._view = self._view[count:]
-        return out
-
-
-_MESSAGE_HEADERS = {"from", "to", "subject", "date", "content-type", "mime-version", "message-id"}
-
-
-def _lf_only(handle: BinaryIO, top: Entity) -> bool:
-    """A message saved with bare LF line ends (Unix mbox tools): hash in canonical CRLF form."""
-    handle.seek(top.start)
-    head = handle.read(min(4096, top.body_start - top.start or 4096))
-    return b"\n" in head and b"\r\n" not in head
-
-
-def _canonical(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield chunk.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-
-
-def _is_p7m_attachment(entity: Entity) -> bool:
-    """Some gateways send S/MIME as application/octet-stream named smime.p7m."""
-    if entity.content_type != "application/octet-stream":
-        return False
-    name = (_filename(entity) or "").lower()
-    return name.endswith(".p7m")
-
-
-def _filename(entity: Entity) -> str | None:
-    try:
-        name = entity.headers.get_filename()
-    except (ValueError, TypeError, LookupError):
-        name = None
-    if not name:
-        value = entity.param("name")
-        name = value if value else None
-    return str(name) if name else None
-
-
-def _text(entity: Entity, limit: int) -> tuple[str, bool]:
-    """The first ``limit`` bytes of a text part, decoded; and whether there was more."""
-    data = bytearray()
-    cut = False
-    for chunk in decoded_body(entity):
-        data += chunk
-        if len(data) > limit:
-            del data[limit:]
-            cut = True
-            break
-    charset = entity.headers.get_content_charset() or "utf-8"
-    try:
-        text = bytes(data).decode(charset, errors="replace")
-    except (LookupError, UnicodeError):  # unknown charset, or one that refuses "replace" (idna)
-        text = bytes(data).decode("utf-8", errors="replace")
-    return text.replace("\r\n", "\n"), cut
-
-
-def _raw_headers(entity: Entity, name: str) -> list[str]:
-    """Every ``name`` header as the reader sees it (encoded words decoded)."""
-    try:
-        return [str(v) for v in entity.headers.get_all(name) or []]
-    except (ValueError, TypeError, IndexError, LookupError):
-        return ["(unreadable)"]
-
-
-def _header_text(entity: Entity, name: str) -> str:
-    try:
-        value = entity.headers.get(name)
-    except (ValueError, TypeError, IndexError, LookupError):
-        return ""
-    return str(value) if value is not None else ""
-
-
-def _address_list(entity: Entity, name: str) -> tuple[str, ...]:
-    try:
-        header = entity.headers.get(name)
-        if header is None:
-            return ()
-        return tuple(str(address) for address in header.addresses)
-    except (ValueError, TypeError, AttributeError, IndexError, LookupError):
-        return (_header_text(entity, name),)
-
-
-def _address_only(text: str) -> str | None:
-    from email.utils import parseaddr
-
-    address = parseaddr(text)[1].strip().lower()
-    return address or None
-
-
-def _date(entity: Entity) -> str | None:
-    try:
-        header = entity.headers.get("Date")
-        if header is None:
-            return None
-        when = getattr(header, "datetime", None)
-        return when.isoformat() if when is not None else str(header)
-    except (ValueError, TypeError, IndexError, LookupError):
-        return None
