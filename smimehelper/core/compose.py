@@ -9,7 +9,6 @@ whatever the size of the study (see benchmarks/compose_vs_openssl.py).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,10 +28,10 @@ from .cms.recipients import KeyTransport, Recipient
 from .cms.signed import detached_signature
 from .errors import AddressError, ComposeError, UserError
 from .identity import Identity
-from .mime.encoders import LINE_INPUT_BYTES, Base64Stream, LineEncoder, base64_lines
-from .mime.headers import address_header, fold, message_id, new_boundary, parse_address, refuse_control_characters
-from .mime.writer import READ_CHUNK, Attachment, coalesce, content_entity
-from .pipeline import BufferRing, in_background, ring_size
+from .mime.encoders import LINE_INPUT_BYTES, Base64Stream, LineEncoder
+from .mime.headers import address_header, fold, message_id, parse_address, refuse_control_characters
+from .mime.writer import READ_CHUNK, Attachment, coalesce, content_entity, signed_entity
+from .pipeline import BufferRing, EarlyWriteback, in_background, ring_size
 from .validation import Purpose, require_usable
 
 WRITE_BUFFER = 1 << 20
@@ -147,8 +146,10 @@ def compose_to_file(
                 sealed = in_background(encoder.stream(content, ring, LINE_INPUT_BYTES), DEPTH)
                 _write_base64(sealed, sink)
             else:
+                writeback = EarlyWriteback(sink)
                 for piece in _entity(request, plan, on_bytes, LineEncoder(READ_CHUNK)):
                     sink.write(piece)
+                    writeback.written(len(piece))
             sink.flush()
             size = raw.tell()
             sink.detach()
@@ -329,46 +330,18 @@ def _enveloped_headers(smime_type: str) -> bytes:
     ).encode("ascii")
 
 
-def _signed_entity(content: Iterable[bytes | memoryview], identity: Identity, signing_time: dt.datetime) -> Iterator[bytes | memoryview]:
-    """multipart/signed around ``content``: the content is hashed as it passes through."""
-    boundary = new_boundary()
-    delimiter = b"\r\n--" + boundary.encode("ascii") + b"\r\n"
-    yield (
-        "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
-        f'\tmicalg=sha-256; boundary="{boundary}"\r\n'
-        "\r\n"
-        "This is a cryptographically signed message in MIME format.\r\n"
-    ).encode("ascii")
-    yield delimiter
-    digest = hashlib.sha256()
-    for chunk in content:
-        digest.update(chunk)
-        yield chunk
-    signature = detached_signature(
-        identity,
-        digest=digest.digest(),
-        signing_time=signing_time,
-        capabilities=our_capabilities(),
-    )
-    yield delimiter
-    yield (
-        b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
-        b"Content-Transfer-Encoding: base64\r\n"
-        b'Content-Disposition: attachment; filename="smime.p7s"\r\n'
-        b"Content-Description: S/MIME Cryptographic Signature\r\n"
-        b"\r\n"
-    )
-    yield base64_lines(signature)
-    yield b"--" + boundary.encode("ascii") + b"--\r\n"
-
-
 def _entity(
     request: ComposeRequest, plan: _Plan, on_bytes: Callable[[int], None], lines: LineEncoder
 ) -> Iterator[bytes | memoryview]:
     """The content (signed unless asked not to), in few large pieces."""
     entity = coalesce(content_entity(request.body, request.attachments, on_bytes, lines))
     if request.sign:
-        entity = coalesce(_signed_entity(entity, request.identity, plan.date))
+        identity = request.identity
+
+        def sign(digest: bytes) -> bytes:
+            return detached_signature(identity, digest=digest, signing_time=plan.date, capabilities=our_capabilities())
+
+        entity = coalesce(signed_entity(entity, sign))
     return entity
 
 
@@ -376,7 +349,9 @@ def _write_base64(blocks: Iterable[bytes | memoryview], sink: io.BufferedWriter)
     """Base64 lines of ``blocks`` into ``sink``; each piece is written before the next is made,
     so one line buffer is reused throughout."""
     b64 = Base64Stream(LineEncoder(SEAL_BLOCK))
+    writeback = EarlyWriteback(sink)
     for block in blocks:
         for piece in b64.update_pieces(block):
             sink.write(piece)
+        writeback.written(len(block) * 4 // 3)
     sink.write(b64.finish())

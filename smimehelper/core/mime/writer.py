@@ -7,6 +7,7 @@ a signature covers are exactly the bytes yielded here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import BinaryIO
 
 from ..errors import InputFileError
 from ..files import open_regular
-from .encoders import Base64Stream, LineEncoder, quoted_printable
+from .encoders import Base64Stream, LineEncoder, base64_lines, quoted_printable
 from .headers import content_disposition_field, content_type_field, new_boundary, sanitize_filename
 from .sniff import SNIFF_BYTES, sniff_content_type
 
@@ -190,6 +191,37 @@ def content_entity(
         yield delimiter
         yield from attachment_part(attachment, progress, lines)
     yield b"\r\n--" + boundary.encode("ascii") + b"--\r\n"
+
+
+def signed_entity(
+    content: Iterable[bytes | memoryview], sign: Callable[[bytes], bytes]
+) -> Iterator[bytes | memoryview]:
+    """multipart/signed (RFC 8551 3.5.3, SHA-256) around ``content``: the content is hashed as it
+    passes through, and ``sign(digest)`` gives the DER of the detached signature at the end."""
+    boundary = new_boundary()
+    delimiter = b"\r\n--" + boundary.encode("ascii") + b"\r\n"
+    yield (
+        "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
+        f'\tmicalg=sha-256; boundary="{boundary}"\r\n'
+        "\r\n"
+        "This is a cryptographically signed message in MIME format.\r\n"
+    ).encode("ascii")
+    yield delimiter
+    digest = hashlib.sha256()
+    for chunk in content:
+        digest.update(chunk)
+        yield chunk
+    signature = sign(digest.digest())
+    yield delimiter
+    yield (
+        b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="smime.p7s"\r\n'
+        b"Content-Description: S/MIME Cryptographic Signature\r\n"
+        b"\r\n"
+    )
+    yield base64_lines(signature)
+    yield b"--" + boundary.encode("ascii") + b"--\r\n"
 
 
 def coalesce(
