@@ -28,7 +28,7 @@ from .cms.recipients import KeyTransport, Recipient
 from .cms.signed import detached_signature
 from .errors import AddressError, ComposeError, UserError
 from .identity import Identity
-from .mime.encoders import LINE_INPUT_BYTES, Base64Stream, LineEncoder
+from .mime.encoders import LINE_INPUT_BYTES, NUMPY_WORTH_BYTES, Base64Stream, LineEncoder, numpy_loaded
 from .mime.headers import address_header, fold, message_id, parse_address, refuse_control_characters
 from .mime.writer import READ_CHUNK, Attachment, coalesce, content_entity, signed_entity
 from .pipeline import BufferRing, EarlyWriteback, in_background, ring_size
@@ -140,14 +140,16 @@ def compose_to_file(
                 # Three threads: MIME + hashing | encryption | base64 + writing. SHA-256, numpy's
                 # copies and write() release the GIL, AES does not; each stage fills buffers it
                 # reuses (see pipeline.py), so a chunk is never copied between the stages.
-                entity = _entity(request, plan, on_bytes, LineEncoder(READ_CHUNK, ring_size(DEPTH)))
+                fast = total >= NUMPY_WORTH_BYTES or numpy_loaded()
+                entity = _entity(request, plan, on_bytes, LineEncoder(READ_CHUNK, ring_size(DEPTH), fast))
                 content = in_background(entity, DEPTH)
                 ring = BufferRing(SEAL_BLOCK, ring_size(DEPTH))
                 sealed = in_background(encoder.stream(content, ring, LINE_INPUT_BYTES), DEPTH)
-                _write_base64(sealed, sink)
+                _write_base64(sealed, sink, fast)
             else:
                 writeback = EarlyWriteback(sink)
-                for piece in _entity(request, plan, on_bytes, LineEncoder(READ_CHUNK)):
+                fast = total >= NUMPY_WORTH_BYTES or numpy_loaded()
+                for piece in _entity(request, plan, on_bytes, LineEncoder(READ_CHUNK, fast=fast)):
                     sink.write(piece)
                     writeback.written(len(piece))
             sink.flush()
@@ -345,10 +347,10 @@ def _entity(
     return entity
 
 
-def _write_base64(blocks: Iterable[bytes | memoryview], sink: io.BufferedWriter) -> None:
+def _write_base64(blocks: Iterable[bytes | memoryview], sink: io.BufferedWriter, fast: bool) -> None:
     """Base64 lines of ``blocks`` into ``sink``; each piece is written before the next is made,
     so one line buffer is reused throughout."""
-    b64 = Base64Stream(LineEncoder(SEAL_BLOCK))
+    b64 = Base64Stream(LineEncoder(SEAL_BLOCK, fast=fast))
     writeback = EarlyWriteback(sink)
     for block in blocks:
         for piece in b64.update_pieces(block):

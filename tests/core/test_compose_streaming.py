@@ -26,6 +26,18 @@ from tests.judges import openssl_decrypt, openssl_verify
 from tests.pki.make_pki import Pki
 
 
+@pytest.fixture(params=["numpy-lines", "plain-lines"], autouse=True)
+def line_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways of making base64 lines: numpy rows into reused buffers (the messages here are
+    below the size that loads numpy on its own: forced), and the plain encoder (numpy not loaded)."""
+    if request.param == "numpy-lines":
+        monkeypatch.setattr(compose_module, "NUMPY_WORTH_BYTES", 0)
+    else:
+        monkeypatch.setattr(compose_module, "NUMPY_WORTH_BYTES", 1 << 62)
+        monkeypatch.setattr(compose_module, "numpy_loaded", lambda: False)
+    return request.param
+
+
 def _judge(pki: Pki, out: Path, files: dict[str, bytes], who: str = "bob") -> None:
     entity = pki.entity(who)
     inner = openssl_decrypt(out, entity.cert_pem, entity.key_path)
@@ -91,13 +103,13 @@ def test_a_slow_stage_never_sees_a_reused_buffer(pki: Pki, tmp_path: Path, monke
 
 
 def _slow_writer(write_base64):  # type: ignore[no-untyped-def]
-    def wrapper(blocks, sink):  # type: ignore[no-untyped-def]
+    def wrapper(blocks, *args):  # type: ignore[no-untyped-def]
         def slowly():  # type: ignore[no-untyped-def]
             for block in blocks:
                 time.sleep(0.003)
                 yield block
 
-        return write_base64(slowly(), sink)
+        return write_base64(slowly(), *args)
 
     return wrapper
 

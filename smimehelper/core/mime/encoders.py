@@ -13,6 +13,7 @@ written once: one pass at memory speed, into memory that is reused (no page faul
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,13 @@ LINE_CHARS = 76
 LINE_BYTES = LINE_CHARS + 2  # with CRLF
 MAX_QP_LINE = 76
 FAST_MIN_BYTES = 32 * 1024  # below this the plain encoder is as fast and needs no numpy
+# Loading numpy costs about 70 ms (import and interpreter exit), what the plain encoder spends on
+# about 30 MB: a process that has not loaded it yet loads it only for messages this large.
+NUMPY_WORTH_BYTES = 16 << 20
+
+
+def numpy_loaded() -> bool:
+    return "numpy" in sys.modules
 
 
 def _numpy() -> Any:
@@ -53,7 +61,7 @@ def base64_lines(data: bytes | bytearray | memoryview) -> bytes:
     """Base64 of ``data`` in CRLF-terminated 76-character lines (the last may be shorter)."""
     if not data:
         return b""
-    if len(data) < FAST_MIN_BYTES:
+    if len(data) < FAST_MIN_BYTES or not (numpy_loaded() or len(data) >= NUMPY_WORTH_BYTES):
         return pybase64.encodebytes(data).replace(b"\n", b"\r\n")
     view = memoryview(data).cast("B")
     lines = len(view) // LINE_INPUT_BYTES
@@ -72,21 +80,27 @@ class LineEncoder:
     further calls. A stage that hands its output to another thread through a queue of depth d
     needs d + 2 buffers (d queued, one being consumed, one being written); a stage that writes
     its output out before the next call needs one.
+
+    ``fast=False`` (a small message in a process without numpy) encodes with the plain encoder
+    into new ``bytes`` instead; None decides by whether numpy is loaded already.
     """
 
-    def __init__(self, max_input: int, buffers: int = 1) -> None:
+    def __init__(self, max_input: int, buffers: int = 1, fast: bool | None = None) -> None:
         if max_input < LINE_INPUT_BYTES or buffers < 1:
             raise ValueError("a LineEncoder needs room for one line and at least one buffer")
         self.max_input = max_input - max_input % LINE_INPUT_BYTES
         self._lines = self.max_input // LINE_INPUT_BYTES
         self._buffers: list[numpy.ndarray | None] = [None] * buffers  # made on first use
         self._turn = 0
+        self.fast = numpy_loaded() if fast is None else fast
 
-    def encode(self, data: bytes | bytearray | memoryview) -> memoryview:
+    def encode(self, data: bytes | bytearray | memoryview) -> bytes | memoryview:
         """``data`` (a multiple of 57 bytes, at most ``max_input``) as base64 lines with CRLF."""
         size = len(data)
         if size % LINE_INPUT_BYTES or size > self.max_input:
             raise ValueError(f"LineEncoder.encode takes whole 57-byte groups up to {self.max_input} bytes, not {size}")
+        if not self.fast:
+            return pybase64.encodebytes(data).replace(b"\n", b"\r\n")
         turn = self._turn
         self._turn = (turn + 1) % len(self._buffers)
         out = self._buffers[turn]
