@@ -13,6 +13,7 @@ written once: one pass at memory speed, into memory that is reused (no page faul
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,12 @@ def numpy_loaded() -> bool:
 
 
 def _numpy() -> Any:
+    if "numpy" not in sys.modules:
+        # numpy starts OpenBLAS's worker threads when it is imported, and they spin for about
+        # 0.1 s waiting for matrix work smimehelper never gives them: on two cores that is a
+        # core taken from the compose pipeline (measured with perf: 9 % of a 100 MB compose).
+        # Only when nobody chose otherwise, and only before numpy is loaded.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import numpy
 
     return numpy
