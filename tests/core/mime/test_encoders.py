@@ -10,6 +10,7 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from smimehelper.core.mime import encoders
 from smimehelper.core.mime.encoders import FAST_MIN_BYTES, Base64Stream, LineEncoder, base64_lines, quoted_printable
 
 
@@ -88,14 +89,18 @@ def _stdlib_lines(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("size", [0, 1, 56, 57, 58, FAST_MIN_BYTES - 1, FAST_MIN_BYTES, FAST_MIN_BYTES + 1, 57 * 5000 + 13])
-def test_base64_lines_equal_the_stdlib_on_both_sides_of_the_fast_path(size: int) -> None:
+@pytest.mark.parametrize("numpy_there", [True, False])
+def test_base64_lines_equal_the_stdlib_on_both_sides_of_the_fast_path(
+    size: int, numpy_there: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(encoders, "numpy_loaded", lambda: numpy_there)
     data = os.urandom(size)
     assert base64_lines(data) == _stdlib_lines(data)
     assert base64_lines(memoryview(bytearray(data))) == _stdlib_lines(data)
 
 
 def test_line_encoder_reuses_its_buffers_in_turn() -> None:
-    encoder = LineEncoder(57 * 1000, buffers=2)
+    encoder = LineEncoder(57 * 1000, buffers=2, fast=True)
     a, b = os.urandom(57 * 1000), os.urandom(57 * 10)
     first = encoder.encode(a)
     assert bytes(first) == _stdlib_lines(a)
@@ -107,16 +112,17 @@ def test_line_encoder_reuses_its_buffers_in_turn() -> None:
 
 
 @pytest.mark.parametrize("bad", [56, 58, 57 * 1001])
-def test_line_encoder_refuses_partial_groups_and_oversize_input(bad: int) -> None:
+@pytest.mark.parametrize("fast", [True, False])
+def test_line_encoder_refuses_partial_groups_and_oversize_input(bad: int, fast: bool) -> None:
     with pytest.raises(ValueError):
-        LineEncoder(57 * 1000).encode(b"x" * bad)
+        LineEncoder(57 * 1000, fast=fast).encode(b"x" * bad)
 
 
-@given(st.lists(st.integers(min_value=0, max_value=200_000), min_size=1, max_size=12))
+@given(st.lists(st.integers(min_value=0, max_value=200_000), min_size=1, max_size=12), st.booleans())
 @settings(max_examples=40, deadline=None)
-def test_stream_with_line_encoder_equals_stdlib_for_any_split(cuts: list[int]) -> None:
+def test_stream_with_line_encoder_equals_stdlib_for_any_split(cuts: list[int], fast: bool) -> None:
     data = os.urandom(sum(cuts))
-    stream = Base64Stream(LineEncoder(100_000, buffers=1))
+    stream = Base64Stream(LineEncoder(100_000, buffers=1, fast=fast))
     out = bytearray()
     position = 0
     for cut in cuts:
