@@ -29,6 +29,14 @@ WRITEBACK_BYTES = 8 << 20  # how often the disk is told to start writing what wa
 IN_FLIGHT_EXTRA = 2  # besides the queued chunks: the one being consumed and the one being made
 
 
+def usable_cpus() -> int:
+    """How many CPUs this process may run on (its affinity, where the system tells)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def ring_size(depth: int) -> int:
     """How many reusable buffers a producer in front of ``in_background(..., depth)`` needs:
     ``depth`` chunks queued, one the consumer is working on, one being made."""

@@ -121,3 +121,17 @@ def test_signed_only_message_verifies(pki: Pki, tmp_path: Path) -> None:
     openssl_verify(out.read_bytes(), pki.root.cert_pem, attime=pki.now)
     got = attachments_of(signed_content_parts(out.read_bytes()))
     assert {n: d for n, (_, d) in got.items()} == files
+
+
+@pytest.mark.parametrize("gcm", [False, True], ids=["cbc", "gcm"])
+def test_one_cpu_runs_the_stages_on_one_thread_with_the_same_result(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gcm: bool
+) -> None:
+    monkeypatch.setattr(compose_module, "usable_cpus", lambda: 1)
+    started = []
+    monkeypatch.setattr(compose_module, "in_background", lambda *a, **k: started.append(a) or iter(()))
+    files = _write(tmp_path, [5 * READ_CHUNK + 77, 3])
+    out = tmp_path / "msg.eml"
+    compose(pki, out, attachments=tuple(tmp_path / name for name in files), gcm=gcm)
+    assert not started  # no worker thread
+    _judge(pki, out, files)
