@@ -141,7 +141,7 @@ def compose_to_file(
                 # copies and write() release the GIL, AES does not; each stage fills buffers it
                 # reuses (see pipeline.py), so a chunk is never copied between the stages. With
                 # one CPU the hand-offs only cost (10 % measured): one thread does it all.
-                fast = total >= NUMPY_WORTH_BYTES or numpy_loaded()
+                fast = _worth_numpy(request, total)
                 threads = usable_cpus() > 1
                 entity = _entity(request, plan, on_bytes, LineEncoder(READ_CHUNK, ring_size(DEPTH), fast))
                 content = in_background(entity, DEPTH) if threads else entity
@@ -150,7 +150,7 @@ def compose_to_file(
                 _write_base64(in_background(sealed, DEPTH) if threads else sealed, sink, fast)
             else:
                 writeback = EarlyWriteback(sink)
-                fast = total >= NUMPY_WORTH_BYTES or numpy_loaded()
+                fast = _worth_numpy(request, total)
                 for piece in _entity(request, plan, on_bytes, LineEncoder(READ_CHUNK, fast=fast)):
                     sink.write(piece)
                     writeback.written(len(piece))
@@ -347,6 +347,12 @@ def _entity(
 
         entity = coalesce(signed_entity(entity, sign))
     return entity
+
+
+def _worth_numpy(request: ComposeRequest, attachment_bytes: int) -> bool:
+    """Whether the numpy line encoder pays for loading numpy: a message of 16 MB or more
+    (attachments and text), or numpy is there already."""
+    return numpy_loaded() or attachment_bytes + len(request.body) >= NUMPY_WORTH_BYTES
 
 
 def _write_base64(blocks: Iterable[bytes | memoryview], sink: io.BufferedWriter, fast: bool) -> None:
