@@ -10,7 +10,8 @@ A random attachment (100 MiB, 1000 MiB, ...) is signed by alice and encrypted to
 on the same MIME part, in the same run, writing to the same directory. It prints the time ratio
 (ours / OpenSSL's two commands together) and both peak RSS values for every size.
 
-Targets (from the issue): ratio <= 1.0 and our peak RSS <= 120 MB at every size.
+Targets (from the issues): ratio <= 1.0, the whole-process ratio (our interpreter start, imports,
+loading the .p12 and exit included) <= 1.0, and our peak RSS <= 120 MB at every size.
 
 Run from the repository root:  python benchmarks/compose_vs_openssl.py [--sizes 100,1000]
 See benchmarks/README.md for what is measured and how. Exit code: 0 when the report was printed
@@ -446,9 +447,18 @@ class SizeResult:
     def openssl_peak_mb(self) -> float:
         return max(s.ssl_rss_kib for s in self.samples) * 1024 / MB
 
+    def spread(self) -> tuple[float, float]:
+        """Lowest and highest whole-process ratio of the single runs."""
+        ratios = [s.ours_process / s.ssl_total for s in self.samples]
+        return min(ratios), max(ratios)
+
     @property
     def passed(self) -> bool:
-        return self.ratio <= TARGET_RATIO and self.ours_peak_mb <= TARGET_RSS_MB
+        return (
+            self.ratio <= TARGET_RATIO
+            and self.ratio_proc <= TARGET_RATIO
+            and self.ours_peak_mb <= TARGET_RSS_MB
+        )
 
 
 def needed_bytes(size: int, verify: bool) -> int:
@@ -573,9 +583,11 @@ def table(results: list[SizeResult]) -> str:
 
 
 def verdict(r: SizeResult) -> str:
+    low, high = r.spread()
     return (
-        f"{r.mib} MiB: ratio {r.ratio:.2f} (target <= {TARGET_RATIO:.1f}; whole process "
-        f"{r.ratio_proc:.2f}), our peak RSS {r.ours_peak_mb:.1f} MB (target <= {TARGET_RSS_MB:.0f} MB): "
+        f"{r.mib} MiB: ratio {r.ratio:.2f} (target <= {TARGET_RATIO:.1f}), whole process "
+        f"{r.ratio_proc:.2f} (target <= {TARGET_RATIO:.1f}; runs {low:.2f}-{high:.2f}), our peak RSS "
+        f"{r.ours_peak_mb:.1f} MB (target <= {TARGET_RSS_MB:.0f} MB): "
         f"{'PASS' if r.passed else 'FAIL'}"
     )
 
@@ -612,6 +624,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results: list[SizeResult] = []
     workdir: Path | None = None
+    load_before = load_average()
     try:
         if shutil.which("openssl") is None:
             raise BenchError("openssl is not on PATH")
@@ -648,7 +661,16 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     for r in results:
         print(verdict(r))
+    print(f"load average (1 min) {load_before} at the start, {load_average()} at the end, on {os.cpu_count()} CPUs")
     return 0
+
+
+def load_average() -> str:
+    """The machine's 1-minute load average: how shared the CPUs were (figures vary with it)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # pragma: no cover - platforms without it
+        return "unknown"
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import CertificateError
@@ -138,6 +137,8 @@ def parse_certificates(data: bytes) -> list[x509.Certificate]:
     stripped = data.lstrip()
     if stripped.startswith(b"-----BEGIN"):
         if b"-----BEGIN PKCS7-----" in data or b"-----BEGIN CMS-----" in data:
+            from cryptography.hazmat.primitives.serialization import pkcs7  # only for bundles: not at start-up
+
             try:
                 return list(pkcs7.load_pem_pkcs7_certificates(data))
             except ValueError:
@@ -150,6 +151,8 @@ def parse_certificates(data: bytes) -> list[x509.Certificate]:
         return [x509.load_der_x509_certificate(data)]
     except ValueError:
         pass
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
     try:
         return list(pkcs7.load_der_pkcs7_certificates(data))
     except ValueError:

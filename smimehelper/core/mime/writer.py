@@ -7,6 +7,7 @@ a signature covers are exactly the bytes yielded here.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import BinaryIO
 
 from ..errors import InputFileError
 from ..files import open_regular
-from .encoders import Base64Stream, quoted_printable
+from .encoders import Base64Stream, LineEncoder, base64_lines, quoted_printable
 from .headers import content_disposition_field, content_type_field, new_boundary, sanitize_filename
 from .sniff import SNIFF_BYTES, sniff_content_type
 
@@ -115,36 +116,41 @@ def text_part(body: str) -> bytes:
     )
 
 
-def attachment_part(attachment: Attachment, progress: Progress | None = None) -> Iterator[bytes]:
+def attachment_part(
+    attachment: Attachment, progress: Progress | None = None, lines: LineEncoder | None = None
+) -> Iterator[bytes | memoryview]:
     """Headers then base64 lines of the file, read in bounded chunks; no CRLF after the body.
 
     Exactly the size seen when the attachment was prepared is read; the file must still be that
     file (same size, modification time, inode and device) at the end, else the message would
     carry a truncated or mixed study under a valid signature: :class:`AttachmentChanged`.
+
+    The file is read into one reused buffer. With ``lines`` (a :class:`LineEncoder` of at least
+    READ_CHUNK) the base64 pieces are views into its buffers, with its lifetime rule; without,
+    they are new ``bytes``.
     """
     yield content_type_field(attachment.content_type, name=attachment.filename)
     yield b"Content-Transfer-Encoding: base64\r\n"
     yield content_disposition_field("attachment", attachment.filename)
     yield b"\r\n"
-    encoder = Base64Stream()
+    encoder = Base64Stream(lines)
     with open_regular(attachment.path, "attachment") as handle:
         ensure_unchanged(attachment, handle)
         expected = attachment.stamp.size if attachment.stamp is not None else None
         done = 0
+        buffer = memoryview(bytearray(READ_CHUNK))
         try:
             while True:
                 want = READ_CHUNK if expected is None else min(READ_CHUNK, expected - done)
                 if want <= 0:
                     break
-                chunk = handle.read(want)
-                if not chunk:
+                count = handle.readinto(buffer[:want])
+                if not count:
                     break
-                done += len(chunk)
-                encoded = encoder.update(chunk)
-                if encoded:
-                    yield encoded
+                done += count
+                yield from encoder.update_pieces(buffer[:count])
                 if progress is not None:
-                    progress(len(chunk))
+                    progress(count)
             extra = handle.read(1) if expected is not None else b""
         except OSError as exc:
             raise InputFileError(
@@ -163,9 +169,14 @@ def attachment_part(attachment: Attachment, progress: Progress | None = None) ->
 
 
 def content_entity(
-    body: str, attachments: Iterable[Attachment], progress: Progress | None = None
-) -> Iterator[bytes]:
-    """The entity that is signed and encrypted: text alone, or multipart/mixed with files."""
+    body: str,
+    attachments: Iterable[Attachment],
+    progress: Progress | None = None,
+    lines: LineEncoder | None = None,
+) -> Iterator[bytes | memoryview]:
+    """The entity that is signed and encrypted: text alone, or multipart/mixed with files.
+
+    ``lines``: see :func:`attachment_part` (without it every piece is new ``bytes``)."""
     files = list(attachments)
     if not files:
         yield text_part(body)
@@ -178,12 +189,46 @@ def content_entity(
     yield text_part(body)
     for attachment in files:
         yield delimiter
-        yield from attachment_part(attachment, progress)
+        yield from attachment_part(attachment, progress, lines)
     yield b"\r\n--" + boundary.encode("ascii") + b"--\r\n"
 
 
-def coalesce(pieces: Iterable[bytes], min_size: int = COALESCE_BYTES) -> Iterator[bytes]:
-    """Join small pieces (headers, delimiters) so the layers below see few, large writes."""
+def signed_entity(
+    content: Iterable[bytes | memoryview], sign: Callable[[bytes], bytes]
+) -> Iterator[bytes | memoryview]:
+    """multipart/signed (RFC 8551 3.5.3, SHA-256) around ``content``: the content is hashed as it
+    passes through, and ``sign(digest)`` gives the DER of the detached signature at the end."""
+    boundary = new_boundary()
+    delimiter = b"\r\n--" + boundary.encode("ascii") + b"\r\n"
+    yield (
+        "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
+        f'\tmicalg=sha-256; boundary="{boundary}"\r\n'
+        "\r\n"
+        "This is a cryptographically signed message in MIME format.\r\n"
+    ).encode("ascii")
+    yield delimiter
+    digest = hashlib.sha256()
+    for chunk in content:
+        digest.update(chunk)
+        yield chunk
+    signature = sign(digest.digest())
+    yield delimiter
+    yield (
+        b'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n"
+        b'Content-Disposition: attachment; filename="smime.p7s"\r\n'
+        b"Content-Description: S/MIME Cryptographic Signature\r\n"
+        b"\r\n"
+    )
+    yield base64_lines(signature)
+    yield b"--" + boundary.encode("ascii") + b"--\r\n"
+
+
+def coalesce(
+    pieces: Iterable[bytes | memoryview], min_size: int = COALESCE_BYTES
+) -> Iterator[bytes | memoryview]:
+    """Join small pieces (headers, delimiters) so the layers below see few, large writes.
+    Large pieces pass through as they are (never kept); small ones are copied."""
     buffer = bytearray()
     for piece in pieces:
         if len(piece) >= min_size:

@@ -10,7 +10,8 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from smimehelper.core.mime.encoders import Base64Stream, base64_lines, quoted_printable
+from smimehelper.core.mime import encoders
+from smimehelper.core.mime.encoders import FAST_MIN_BYTES, Base64Stream, LineEncoder, base64_lines, quoted_printable
 
 
 def test_base64_lines_are_76_columns_with_crlf() -> None:
@@ -78,3 +79,55 @@ def test_random_binary_stream_large_chunks() -> None:
         pos += step
     out.append(stream.finish())
     assert base64.b64decode(b"".join(out).replace(b"\r\n", b"")) == data
+
+
+# --------------------------------------------------------------------------- the fast line encoder
+
+
+def _stdlib_lines(data: bytes) -> bytes:
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+@pytest.mark.parametrize("size", [0, 1, 56, 57, 58, FAST_MIN_BYTES - 1, FAST_MIN_BYTES, FAST_MIN_BYTES + 1, 57 * 5000 + 13])
+@pytest.mark.parametrize("numpy_there", [True, False])
+def test_base64_lines_equal_the_stdlib_on_both_sides_of_the_fast_path(
+    size: int, numpy_there: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(encoders, "numpy_loaded", lambda: numpy_there)
+    data = os.urandom(size)
+    assert base64_lines(data) == _stdlib_lines(data)
+    assert base64_lines(memoryview(bytearray(data))) == _stdlib_lines(data)
+
+
+def test_line_encoder_reuses_its_buffers_in_turn() -> None:
+    encoder = LineEncoder(57 * 1000, buffers=2, fast=True)
+    a, b = os.urandom(57 * 1000), os.urandom(57 * 10)
+    first = encoder.encode(a)
+    assert bytes(first) == _stdlib_lines(a)
+    second = encoder.encode(b)
+    assert bytes(second) == _stdlib_lines(b)
+    assert bytes(first) == _stdlib_lines(a)  # two buffers: the first is still intact
+    encoder.encode(b)  # the first buffer's turn again
+    assert bytes(first[: len(second)]) == bytes(second)
+
+
+@pytest.mark.parametrize("bad", [56, 58, 57 * 1001])
+@pytest.mark.parametrize("fast", [True, False])
+def test_line_encoder_refuses_partial_groups_and_oversize_input(bad: int, fast: bool) -> None:
+    with pytest.raises(ValueError):
+        LineEncoder(57 * 1000, fast=fast).encode(b"x" * bad)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=200_000), min_size=1, max_size=12), st.booleans())
+@settings(max_examples=40, deadline=None)
+def test_stream_with_line_encoder_equals_stdlib_for_any_split(cuts: list[int], fast: bool) -> None:
+    data = os.urandom(sum(cuts))
+    stream = Base64Stream(LineEncoder(100_000, buffers=1, fast=fast))
+    out = bytearray()
+    position = 0
+    for cut in cuts:
+        for piece in stream.update_pieces(memoryview(data)[position : position + cut]):
+            out += piece  # each piece is taken before the next is made
+        position += cut
+    out += stream.finish()
+    assert bytes(out) == _stdlib_lines(data)
