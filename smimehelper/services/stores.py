@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
+
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -43,6 +46,7 @@ class Stores:
     @classmethod
     def open(cls, home: Path | None = None, secrets: SecretStore | None = None, *, system_trust: bool = True) -> Stores:
         folder = resolve_home(home)
+        _remove_old_drafts(folder)
         keyring_store = secrets or OsKeyring()
         return cls(
             home=folder,
@@ -144,3 +148,21 @@ def _looks_like_mail(path: Path) -> bool:
 
 
 # -- delivery -------------------------------------------------------------------------------
+
+
+OLD_DRAFT = re.compile(r"^message-\d{8}-\d{6}(-\d+)?\.eml$")
+
+
+def _remove_old_drafts(home: Path) -> None:
+    """Versions before the Thunderbird Outbox hand-off kept "Open in mail program" drafts (whole
+    encrypted messages with patient data) in ``<data folder>/drafts``: remove them (issue 10:
+    never leave drafts of patient data lying in the data folder)."""
+    drafts = home / "drafts"
+    if not drafts.is_dir():
+        return
+    for draft in drafts.iterdir():
+        if OLD_DRAFT.match(draft.name) and draft.is_file() and not draft.is_symlink():
+            with contextlib.suppress(OSError):
+                draft.unlink()
+    with contextlib.suppress(OSError):
+        drafts.rmdir()  # only when nothing else is in it
