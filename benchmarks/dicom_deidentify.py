@@ -7,7 +7,11 @@
 2. The whole de-identify + compress (JPEG-LS) + split (25 MB) + compose, as `smimehelper compose`
    runs it: wall time and peak RSS of the process (target < 200 MB).
 
-Run: .venv/bin/python benchmarks/dicom_deidentify.py [--slices 500] [--repeat 3]
+Run: .venv/bin/python benchmarks/dicom_deidentify.py [--slices 500] [--repeat 5] [--deidentify-only]
+
+gdcmanon leaves its copies in the page cache; `dicom deidentify` returns only when its copies are
+on disk (one sync at the end). For reference the script also times gdcmanon followed by `sync`
+(the same durability); the ratio the target applies to is against gdcmanon alone.
 """
 
 from __future__ import annotations
@@ -50,7 +54,8 @@ def peak_rss_of(cmd: list[str]) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--slices", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--deidentify-only", action="store_true", help="skip the compose figure")
     args = parser.parse_args()
     script = str(Path(sys.executable).parent / "smimehelper")
     with tempfile.TemporaryDirectory(prefix="bench-dicom-") as tmp:
@@ -61,20 +66,41 @@ def main() -> None:
         cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                         "-subj", "/CN=bench", "-days", "2"], check=True, capture_output=True)
-        ours_runs, gdcm_runs, ours_rss = [], [], 0
+        ours_runs, gdcm_runs, synced_runs, ours_rss = [], [], [], 0
+        load_before = os.getloadavg()
         for run in range(args.repeat):  # alternated, so that a busy moment hits both
             out_ours, out_gdcm = tmp_path / f"ours-{run}", tmp_path / f"gdcm-{run}"
             out_gdcm.mkdir()
-            seconds, rss = peak_rss_of([script, "dicom", "deidentify", str(study.folder), "-o", str(out_ours)])
+            ours_cmd = [script, "dicom", "deidentify", str(study.folder), "-o", str(out_ours)]
+            gdcm_cmd = ["gdcmanon", "-e", "-c", str(cert), "-i", str(study.folder), "-o", str(out_gdcm), "--continue"]
+            first_ours = run % 2 == 0
+            os.sync()
+            if first_ours:
+                seconds, rss = peak_rss_of(ours_cmd)
+                os.sync()
+            gdcm_seconds = peak_rss_of(gdcm_cmd)[0]
+            start = time.perf_counter()
+            os.sync()  # what gdcmanon left in the page cache, for the "same durability" column
+            synced = gdcm_seconds + time.perf_counter() - start
+            if not first_ours:
+                seconds, rss = peak_rss_of(ours_cmd)
             ours_runs.append(seconds)
+            gdcm_runs.append(gdcm_seconds)
+            synced_runs.append(synced)
             ours_rss = max(ours_rss, rss)
-            gdcm_runs.append(peak_rss_of(["gdcmanon", "-e", "-c", str(cert), "-i", str(study.folder), "-o", str(out_gdcm), "--continue"])[0])
+            print(f"  run {run + 1}: smimehelper {seconds:.3f} s, gdcmanon {gdcm_seconds:.3f} s "
+                  f"(+ sync {synced:.3f} s), ratio {seconds / gdcm_seconds:.2f}, load {os.getloadavg()[0]:.1f}",
+                  file=sys.stderr)
             shutil.rmtree(out_ours)
             shutil.rmtree(out_gdcm)
-        ours, gdcm = statistics.median(ours_runs), statistics.median(gdcm_runs)
-        print(f"de-identify ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; median of {args.repeat}): "
-              f"smimehelper {ours:.2f} s (peak RSS {ours_rss / 1024:.0f} MB), gdcmanon {gdcm:.2f} s, "
-              f"ratio {ours / gdcm:.2f} (target <= 1.0)")
+        ours, gdcm, synced = (statistics.median(r) for r in (ours_runs, gdcm_runs, synced_runs))
+        load_after = os.getloadavg()
+        print(f"de-identify ({os.cpu_count()} cores, load average {load_before[0]:.1f} before, {load_after[0]:.1f} after; "
+              f"median of {args.repeat}): smimehelper {ours:.2f} s (peak RSS {ours_rss / 1024:.0f} MB), gdcmanon {gdcm:.2f} s, "
+              f"ratio {ours / gdcm:.2f} (target <= 1.0: {'met' if ours / gdcm <= 1.0 else 'NOT met'}); "
+              f"against gdcmanon + sync {synced:.2f} s: {ours / synced:.2f}")
+        if args.deidentify_only:
+            return
         pki = build_pki(tmp_path / "pki")
         env_home = tmp_path / "home"
         out = tmp_path / "out" / "study.eml"
