@@ -44,11 +44,19 @@ def timed(cmd: list[str]) -> tuple[float, int]:
 
 
 def peak_rss_of(cmd: list[str]) -> tuple[float, int]:
+    seconds, rss, _ = measured(cmd)
+    return seconds, rss
+
+
+def measured(cmd: list[str]) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB) and CPU seconds (user + system, worker processes included)
+    of ``cmd``, run from a small launcher so that the peak is the command's own."""
     wrapper = [sys.executable, "-c",
                "import resource,subprocess,sys,time;t=time.perf_counter();subprocess.run(sys.argv[1:],check=True,stdout=subprocess.DEVNULL);"
-               "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)", *cmd]
+               "e=time.perf_counter()-t;u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+               "print(e, u.ru_maxrss, u.ru_utime+u.ru_stime)", *cmd]
     out = subprocess.run(wrapper, check=True, capture_output=True, text=True).stdout.split()
-    return float(out[0]), int(out[1])
+    return float(out[0]), int(out[1]), float(out[2])
 
 
 def main() -> None:
@@ -66,7 +74,7 @@ def main() -> None:
         cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                         "-subj", "/CN=bench", "-days", "2"], check=True, capture_output=True)
-        ours_runs, gdcm_runs, synced_runs, ours_rss = [], [], [], 0
+        ours_runs, gdcm_runs, synced_runs, ours_cpu, gdcm_cpus, ours_rss = [], [], [], [], [], 0
         load_before = os.getloadavg()
         for run in range(args.repeat):  # alternated, so that a busy moment hits both
             out_ours, out_gdcm = tmp_path / f"ours-{run}", tmp_path / f"gdcm-{run}"
@@ -76,21 +84,23 @@ def main() -> None:
             first_ours = run % 2 == 0
             os.sync()
             if first_ours:
-                seconds, rss = peak_rss_of(ours_cmd)
+                seconds, rss, cpu = measured(ours_cmd)
                 os.sync()
-            gdcm_seconds = peak_rss_of(gdcm_cmd)[0]
+            gdcm_seconds, _, gdcm_cpu = measured(gdcm_cmd)
             start = time.perf_counter()
             os.sync()  # what gdcmanon left in the page cache, for the "same durability" column
             synced = gdcm_seconds + time.perf_counter() - start
             if not first_ours:
-                seconds, rss = peak_rss_of(ours_cmd)
+                seconds, rss, cpu = measured(ours_cmd)
             ours_runs.append(seconds)
             gdcm_runs.append(gdcm_seconds)
             synced_runs.append(synced)
             ours_rss = max(ours_rss, rss)
-            print(f"  run {run + 1}: smimehelper {seconds:.3f} s, gdcmanon {gdcm_seconds:.3f} s "
-                  f"(+ sync {synced:.3f} s), ratio {seconds / gdcm_seconds:.2f}, load {os.getloadavg()[0]:.1f}",
-                  file=sys.stderr)
+            ours_cpu.append(cpu)
+            gdcm_cpus.append(gdcm_cpu)
+            print(f"  run {run + 1}: smimehelper {seconds:.3f} s (CPU {cpu:.3f} s), gdcmanon {gdcm_seconds:.3f} s "
+                  f"(CPU {gdcm_cpu:.3f} s; + sync {synced:.3f} s), ratio {seconds / gdcm_seconds:.2f}, "
+                  f"load {os.getloadavg()[0]:.1f}", file=sys.stderr)
             shutil.rmtree(out_ours)
             shutil.rmtree(out_gdcm)
         ours, gdcm, synced = (statistics.median(r) for r in (ours_runs, gdcm_runs, synced_runs))
@@ -98,7 +108,8 @@ def main() -> None:
         print(f"de-identify ({os.cpu_count()} cores, load average {load_before[0]:.1f} before, {load_after[0]:.1f} after; "
               f"median of {args.repeat}): smimehelper {ours:.2f} s (peak RSS {ours_rss / 1024:.0f} MB), gdcmanon {gdcm:.2f} s, "
               f"ratio {ours / gdcm:.2f} (target <= 1.0: {'met' if ours / gdcm <= 1.0 else 'NOT met'}); "
-              f"against gdcmanon + sync {synced:.2f} s: {ours / synced:.2f}")
+              f"against gdcmanon + sync {synced:.2f} s: {ours / synced:.2f}; CPU time (user + system, median) "
+              f"smimehelper {statistics.median(ours_cpu):.2f} s, gdcmanon {statistics.median(gdcm_cpus):.2f} s")
         if args.deidentify_only:
             return
         pki = build_pki(tmp_path / "pki")

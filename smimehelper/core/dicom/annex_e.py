@@ -151,6 +151,10 @@ class ActionTable:
         self._masked = {value & mask for value, mask, _ in masked}
         self._actions: dict[int, str] = {tag: _resolve(tag, enabled) for tag in exact}
 
+    def known(self) -> dict[int, str]:
+        """The actions resolved so far, by tag (a dict lookup before calling the table)."""
+        return self._actions
+
     def __call__(self, tag: int) -> str:
         action = self._actions.get(tag)
         if action is None:

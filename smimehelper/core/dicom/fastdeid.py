@@ -18,12 +18,14 @@ unusual File Meta, anything unexpected.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .annex_e import DeidOptions
 from .decisions import (
     BINARY_NUMBERS, EMPTY, ITEMS, KEEP, MEDIA_SOP_INSTANCE_UID, META_REMOVED, REMOVE, SOP_INSTANCE_UID, TEXT_VRS,
     Decider, DeidResult, DeidSession, finishing_attributes, identifying_terms, media_storage_uid,
@@ -71,6 +73,7 @@ class _Rewriter:
         self.buf = parsed.buf
         self.decider = Decider(session)
         self.actions = session.actions
+        self.known = self.actions.known()
         self.keep_private = session.options.keep_safe_private
         self.sop_uid: Any = None
         self.sop_present = False
@@ -111,7 +114,7 @@ class _Rewriter:
 
     def _top_level(self, elements: list[Element], start: int, end: int) -> list[bytes]:
         """The dataset with the PS3.15 E.1.1 attributes put in (replacing any present)."""
-        finishing = [(tag, encode_attribute(tag, vr, value)) for tag, vr, value in finishing_attributes(self.session.options)]
+        finishing = list(_finishing(self.session.options))
         out: list[bytes] = []
         run = start
         buf = self.buf
@@ -173,8 +176,10 @@ class _Rewriter:
                 raise Unsupported("private attributes under Retain Safe Private")
             self.decider.private_removed()
             return []
-        action = self.actions(tag)
         vr = element.vr
+        action = self.known.get(tag) or self.actions(tag)
+        if action == "K" and vr != "SQ" and vr != "UN":
+            return None  # what Decider.decide says for K, without asking (most attributes)
         if vr == "UN" and action != "X":
             raise Unsupported("a UN value that pydicom would decode")
         outcome, value = self.decider.decide(tag, vr, action, lambda: self._value(element))
@@ -184,7 +189,7 @@ class _Rewriter:
             return []
         if outcome == EMPTY:
             self._new_sop = ""
-            return [_header(tag, vr, 0)]
+            return [_empty(tag, vr)]
         if outcome == ITEMS:
             return self._sequence(element)
         if tag == SOP_INSTANCE_UID:
@@ -275,6 +280,17 @@ def encode_attribute(tag: int, vr: str, value: Any) -> bytes:
         items.append(_ITEM_HEADER.pack(0xFFFE, 0xE000, len(body)) + body)
     body = b"".join(items)
     return _header(tag, "SQ", len(body)) + body
+
+
+@functools.lru_cache(maxsize=16)
+def _finishing(options: DeidOptions) -> tuple[tuple[int, bytes], ...]:
+    """The PS3.15 E.1.1 attributes, encoded once per set of options."""
+    return tuple((tag, encode_attribute(tag, vr, value)) for tag, vr, value in finishing_attributes(options))
+
+
+@functools.lru_cache(maxsize=4096)
+def _empty(tag: int, vr: str) -> bytes:
+    return _header(tag, vr, 0)
 
 
 def _header(tag: int, vr: str, length: int) -> bytes:

@@ -34,8 +34,9 @@ ITEM, ITEM_END, SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 UNDEFINED = 0xFFFFFFFF
 MAX_HEADER = 64 << 20  # larger headers (an embedded document...) go to pydicom, which reads them whole
 MAX_DEPTH = 32
-FIRST_READ = 1 << 15
+FIRST_READ = 1 << 13  # a typical header is 1-3 KB
 
+_VR_INFO = {vr: (vr.decode("ascii"), vr in LONG_VRS) for vr in VRS}  # VR bytes -> (name, 4-byte length)
 _TAG = struct.Struct("<HH")
 _ITEM = struct.Struct("<HHI")
 _SHORT = struct.Struct("<H")
@@ -190,20 +191,20 @@ class _Reader:
 
     def _element(self, pos: int, tag: int, depth: int, limit: int | None) -> Element:
         buf = self.buf
-        vr = buf[pos + 4:pos + 6]
-        if vr in LONG_VRS:
+        info = _VR_INFO.get(buf[pos + 4:pos + 6])
+        if info is None:
+            raise Unsupported("an unknown VR")
+        name, long_length = info
+        if long_length:
             if pos + 12 > len(buf):
                 self.ensure(pos + 12)
             length = _LONG.unpack_from(self.buf, pos + 8)[0]
             vstart = pos + 12
-        elif vr in VRS:
+        else:
             length = _SHORT.unpack_from(buf, pos + 6)[0]
             vstart = pos + 8
-        else:
-            raise Unsupported("an unknown VR")
-        name = vr.decode("ascii")
         if length == UNDEFINED:
-            if vr != b"SQ":
+            if name != "SQ":
                 raise Unsupported(f"undefined length for {name}")
             items, vend, end = self._sequence(vstart, None, depth + 1)
             return Element(tag, name, pos, vstart, vend, end, items, True)
@@ -212,7 +213,7 @@ class _Reader:
         vend = vstart + length
         if limit is not None and vend > limit:
             raise Unsupported("an element crosses the end of its item")
-        if vr == b"SQ":
+        if name == "SQ":
             items, _, _ = self._sequence(vstart, vend, depth + 1)
             return Element(tag, name, pos, vstart, vend, vend, items, False)
         if vend > len(self.buf):

@@ -83,7 +83,7 @@ def deidentify_to_folder(inputs: Sequence[Path], out_dir: Path, options: DeidOpt
         out_dir.mkdir(parents=True, exist_ok=True)
         with private_folder(out_dir, STAGING_PREFIX) as staging:  # a stale one (kill -9) is removed first
             run_all(deidentify_kept, [(s, staging / t.name, session) for s, t in zip(sources, targets)],
-                    progress=progress, cancelled=cancelled, batch=batch_size(len(sources)))
+                    progress=progress, cancelled=cancelled)
             for target in targets:
                 _move_new(staging / target.name, target)
                 moved.append(target)
@@ -105,14 +105,6 @@ def deidentify_kept(source: Path, target: Path, session: object) -> None:
     from .deidentify import deidentify_file
 
     deidentify_file(source, target, session, write_back=True)  # type: ignore[arg-type]
-
-
-def batch_size(files: int) -> int:
-    """Files per job sent to a worker: about 8 jobs per worker keeps both cores busy to the end,
-    at most 32 files (a Ctrl-C waits for the jobs in flight, about 1 ms a file)."""
-    from .parallel import BATCH, MAX_WORKERS, usable_cores
-
-    return max(BATCH, min(32, files // (8 * min(usable_cores(), MAX_WORKERS))))
 
 
 def _folders_of(sources: Sequence[Path]) -> set[Path]:
