@@ -21,6 +21,7 @@ import errno
 import functools
 import os
 import struct
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from .decisions import (
     BINARY_NUMBERS, EMPTY, ITEMS, KEEP, MEDIA_SOP_INSTANCE_UID, META_REMOVED, REMOVE, SOP_INSTANCE_UID, TEXT_VRS,
     Decider, DeidResult, DeidSession, finishing_attributes, identifying_terms, media_storage_uid,
 )
-from .files import replacing_writer
+from .files import replacing_fd
 from .pixelcopy import CHUNK, PixelDataError
 from .rawdicom import LONG_VRS, Damaged, Element, ParsedFile, Unsupported, ascii_text, parse
 
@@ -55,15 +56,45 @@ def deidentify_fast(source: Path, output: Path, session: DeidSession, *, write_b
         parsed = parse(fd, os.fstat(fd).st_size)
         rewriter = _Rewriter(session, parsed)
         header = rewriter.header()
-        with replacing_writer(output, write_back=write_back) as out:
-            out.write(header)
-            if parsed.pixels is not None:
-                out.flush()
+        with replacing_fd(output, write_back=write_back) as out:
+            if parsed.pixels is None:
+                _write_all(out, [header])
+            else:
                 start, end = parsed.pixels
-                copy_range(fd, out.fileno(), start, end - start)
+                if end - start <= READ_AT_ONCE:  # one read and one write: the cheapest for a slice
+                    view = _buffer()[:end - start]
+                    if os.preadv(fd, [view], start) != len(view):
+                        raise PixelDataError("the file ends inside the pixel data")
+                    _write_all(out, [header, view])
+                else:
+                    _write_all(out, [header])
+                    copy_range(fd, out, start, end - start)
     finally:
         os.close(fd)
-    return DeidResult(Path(source), Path(output), *rewriter.decider.counts, engine="bytes")
+    return DeidResult(source, output, *rewriter.decider.counts, engine="bytes")
+
+
+READ_AT_ONCE = 1 << 20  # pixel data up to this size is read and written in one go (a CBCT slice)
+_local = threading.local()
+
+
+def _buffer() -> memoryview:
+    """This thread's buffer for the pixel data (allocated once: a fresh 1 MB costs page faults)."""
+    buffer = getattr(_local, "buffer", None)
+    if buffer is None:
+        buffer = _local.buffer = memoryview(bytearray(READ_AT_ONCE))
+    return buffer
+
+
+def _write_all(fd: int, chunks: list[Any]) -> None:
+    views = [memoryview(chunk) for chunk in chunks]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
 
 
 class _Rewriter:

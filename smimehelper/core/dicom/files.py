@@ -28,6 +28,7 @@ def require_regular_file(path: Path) -> Path:
 
 
 import contextlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -50,19 +51,45 @@ def replacing_writer(target: Path, *, write_back: bool = False) -> Iterator[Bina
     kernel starts writing each file when it is complete (POSIX_FADV_DONTNEED: written back
     while the next files are made, then dropped from the cache), so the final sync has little
     left to wait for (0.13 s -> 0.01 s for 250 MB here)."""
-    target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or Path("."))
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
+    with replacing_fd(target, write_back=write_back) as fd:
+        handle = os.fdopen(fd, "wb", closefd=False)
+        try:
             yield handle
+        finally:
+            handle.close()  # flushes; the descriptor is closed by replacing_fd
+
+
+_counter = itertools.count()
+
+
+@contextlib.contextmanager
+def replacing_fd(target: Path, *, write_back: bool = False) -> Iterator[int]:
+    """:func:`replacing_writer` as a bare file descriptor (the byte-level de-identifier writes
+    with os.writev and the kernel's copy). The temporary name is made from the process id and a
+    counter (O_EXCL, a taken name tries the next): tempfile.mkstemp's random names cost more
+    than the rest of writing a small file."""
+    target = os.fspath(target)
+    folder, name = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = os.path.join(folder, f".{name}.{os.getpid()}.{next(_counter)}.part")
+        try:
+            fd = os.open(temp, flags, 0o600)
+            break
+        except FileExistsError:
+            continue
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
+            yield fd
             if write_back and _FADV_DONTNEED is not None:
-                handle.flush()
-                os.posix_fadvise(handle.fileno(), 0, 0, _FADV_DONTNEED)
-        os.replace(name, target)
+                os.posix_fadvise(fd, 0, 0, _FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
+            os.unlink(temp)
         raise
 
 
