@@ -40,12 +40,13 @@ _PSEUDONYMS = PSEUDONYMS  # the name the tests and older callers use
 
 
 def deidentify_file(source: Path, output: Path, session: DeidSession, *, engine: str = "auto",
-                    write_back: bool = False) -> DeidResult:
+                    write_back: bool = False, staged: bool = False) -> DeidResult:
     """Write a de-identified copy of ``source`` to ``output`` (never the same file).
 
     ``engine``: "auto" (the byte-level engine when it is certain, else pydicom), "pydicom".
     ``write_back``: the copy is kept (the caller syncs at the end): start writing it to disk
-    at once (files.replacing_writer)."""
+    at once; ``staged``: ``output`` is a new name in a private staging folder (both:
+    files.replacing_writer)."""
     source, output = Path(source), Path(output)
     if output.exists() and source.exists() and os.path.samefile(source, output):
         raise DeidentifyError(f"{output} is the original file; choose another folder for the de-identified copies.")
@@ -55,7 +56,7 @@ def deidentify_file(source: Path, output: Path, session: DeidSession, *, engine:
             from .fastdeid import Damaged, Unsupported, deidentify_fast
 
             try:
-                return deidentify_fast(source, output, session, write_back=write_back)
+                return deidentify_fast(source, output, session, write_back=write_back, staged=staged)
             except Damaged as exc:  # pydicom would copy what is there and drop the rest silently
                 raise DeidentifyError(
                     f"{source.name} is damaged ({exc}: part of it is missing). It was not copied; "
@@ -64,7 +65,7 @@ def deidentify_file(source: Path, output: Path, session: DeidSession, *, engine:
                 pass  # nothing was written: the general engine below decides
         elif engine != "pydicom":
             raise ValueError(f"unknown engine {engine!r}")
-        return _with_pydicom(source, output, session, write_back)
+        return _with_pydicom(source, output, session, write_back, staged)
     except FileNotFoundError:
         raise InputFileError(f"{source} does not exist.") from None
     except PermissionError as exc:
@@ -82,7 +83,7 @@ def deidentify_file(source: Path, output: Path, session: DeidSession, *, engine:
         ) from None
 
 
-def _with_pydicom(source: Path, output: Path, session: DeidSession, write_back: bool) -> DeidResult:
+def _with_pydicom(source: Path, output: Path, session: DeidSession, write_back: bool, staged: bool) -> DeidResult:
     import pydicom
 
     with open(source, "rb") as src, warnings.catch_warnings():
@@ -96,7 +97,7 @@ def _with_pydicom(source: Path, output: Path, session: DeidSession, write_back: 
             ds = pydicom.dcmread(src)
         counts = _Walker(session, ds).run()
         _finish(ds, session)
-        with replacing_writer(output, write_back=write_back) as out:
+        with replacing_writer(output, write_back=write_back, staged=staged) as out:
             if streamable:
                 _write_header(out, ds, implicit=ts == "1.2.840.10008.1.2")
                 src.seek(pixel_start)

@@ -48,7 +48,8 @@ _REQUIRED_META = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012)  #
 _VERSION_NAME = 0x00020013  # pydicom's writer adds its own when missing
 
 
-def deidentify_fast(source: Path, output: Path, session: DeidSession, *, write_back: bool = False) -> DeidResult:
+def deidentify_fast(source: Path, output: Path, session: DeidSession, *, write_back: bool = False,
+                    staged: bool = False) -> DeidResult:
     """Write a de-identified copy of ``source`` to ``output``; :class:`Unsupported` (nothing
     written) when the file needs the pydicom engine. OSError and PixelDataError as they come."""
     fd = os.open(source, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -56,7 +57,7 @@ def deidentify_fast(source: Path, output: Path, session: DeidSession, *, write_b
         parsed = parse(fd, os.fstat(fd).st_size)
         rewriter = _Rewriter(session, parsed)
         header = rewriter.header()
-        with replacing_fd(output, write_back=write_back) as out:
+        with replacing_fd(output, write_back=write_back, staged=staged) as out:
             if parsed.pixels is None:
                 _write_all(out, [header])
             else:

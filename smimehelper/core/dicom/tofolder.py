@@ -104,7 +104,7 @@ def deidentify_kept(source: Path, target: Path, session: object) -> None:
     """One copy that is kept (a worker job: a module-level function; nothing to send back)."""
     from .deidentify import deidentify_file
 
-    deidentify_file(source, target, session, write_back=True)  # type: ignore[arg-type]
+    deidentify_file(source, target, session, write_back=True, staged=True)  # type: ignore[arg-type]
 
 
 def _folders_of(sources: Sequence[Path]) -> set[Path]:
