@@ -33,7 +33,7 @@ from .decisions import (
 )
 from .files import replacing_fd
 from .pixelcopy import CHUNK, PixelDataError
-from .rawdicom import LONG_VRS, Damaged, Element, ParsedFile, Unsupported, ascii_text, parse
+from .rawdicom import LONG_VRS, TOP, DEFINED, UNDEFINED, UNTIL_END, Damaged, Element, Reader, Unsupported, ascii_text
 
 __all__ = ["Damaged", "Unsupported", "deidentify_fast"]
 
@@ -46,6 +46,7 @@ _LONG_HEADER = struct.Struct("<HH2s2xI")
 _ITEM_HEADER = struct.Struct("<HHI")
 _REQUIRED_META = (0x00020001, 0x00020002, 0x00020003, 0x00020010, 0x00020012)  # what pydicom's writer requires
 _VERSION_NAME = 0x00020013  # pydicom's writer adds its own when missing
+_NO_TAG = 1 << 32  # larger than any tag
 
 
 def deidentify_fast(source: Path, output: Path, session: DeidSession, *, write_back: bool = False,
@@ -54,14 +55,14 @@ def deidentify_fast(source: Path, output: Path, session: DeidSession, *, write_b
     written) when the file needs the pydicom engine. OSError and PixelDataError as they come."""
     fd = os.open(source, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     try:
-        parsed = parse(fd, os.fstat(fd).st_size)
-        rewriter = _Rewriter(session, parsed)
-        header = rewriter.header()
+        reader = Reader(fd, os.fstat(fd).st_size)
+        walker = _Walker(session, reader)
+        header, pixels = walker.header()
         with replacing_fd(output, write_back=write_back, staged=staged) as out:
-            if parsed.pixels is None:
+            if pixels is None:
                 _write_all(out, [header])
             else:
-                start, end = parsed.pixels
+                start, end = pixels
                 if end - start <= READ_AT_ONCE:  # one read and one write: the cheapest for a slice
                     view = _buffer()[:end - start]
                     if os.preadv(fd, [view], start) != len(view):
@@ -72,7 +73,7 @@ def deidentify_fast(source: Path, output: Path, session: DeidSession, *, write_b
                     copy_range(fd, out, start, end - start)
     finally:
         os.close(fd)
-    return DeidResult(source, output, *rewriter.decider.counts, engine="bytes")
+    return DeidResult(source, output, *walker.decider.counts, engine="bytes")
 
 
 READ_AT_ONCE = 1 << 20  # pixel data up to this size is read and written in one go (a CBCT slice)
@@ -98,41 +99,47 @@ def _write_all(fd: int, chunks: list[Any]) -> None:
             views[0] = views[0][written:]
 
 
-class _Rewriter:
-    def __init__(self, session: DeidSession, parsed: ParsedFile) -> None:
+class _Walker:
+    """One pass over the header: each element's bytes are kept (a run of kept elements is one
+    slice of the original), dropped or replaced, as Decider says."""
+
+    def __init__(self, session: DeidSession, reader: Reader) -> None:
         self.session = session
-        self.parsed = parsed
-        self.buf = parsed.buf
+        self.reader = reader
         self.decider = Decider(session)
         self.actions = session.actions
         self.known = self.actions.known()
         self.keep_private = session.options.keep_safe_private
-        self.sop_uid: Any = None
-        self.sop_present = False
-        self._new_sop: Any = ""
+        self.sop: tuple[bool, Any] = (False, None)  # whether the copy has a SOP Instance UID, and which
 
-    def header(self) -> bytes:
-        """Preamble (zeros), "DICM", the new File Meta and the de-identified dataset."""
-        parsed = self.parsed
+    def header(self) -> tuple[bytes, tuple[int, int] | None]:
+        """(preamble of zeros, "DICM", the new File Meta and the de-identified dataset; where
+        the pixel data element is in the file, or None)."""
+        reader = self.reader
+        meta, _syntax, start = reader.start()
         if self.decider.needs_terms():
-            top = {e.tag: e for e in parsed.dataset}
+            top = {e[0]: e for e in reader.elements(start, 0, TOP)}
             self.decider.terms = identifying_terms(lambda tag: self._value(top[tag]) if tag in top else None)
-        dataset = self._top_level(parsed.dataset, parsed.dataset_start, parsed.dataset_end)
-        return b"".join([bytes(128), b"DICM", self._meta(), *dataset])
+        dataset, _ = self._walk(start, 0, TOP, 0, list(_finishing(self.session.options)))
+        end = reader.stopped
+        pixels = reader.pixels(end) if end < reader.size else None
+        return b"".join([bytes(128), b"DICM", self._meta(meta), *dataset]), pixels
 
-    def _meta(self) -> bytes:
-        meta = {e.tag: e for e in self.parsed.meta}
+    def _meta(self, elements: list[Element]) -> bytes:
+        meta = {e[0]: e for e in elements}
         for tag in _REQUIRED_META:
-            if tag not in meta or meta[tag].vend == meta[tag].vstart:
+            if tag not in meta or meta[tag][4] == meta[tag][3]:
                 raise Unsupported("incomplete File Meta")
         if _VERSION_NAME not in meta:
             raise Unsupported("no Implementation Version Name")
         original = meta[MEDIA_SOP_INSTANCE_UID]
-        if original.vr != "UI":
+        if original[1] != "UI":
             raise Unsupported("unusual File Meta")
-        uid = media_storage_uid(self.session, self.sop_uid, self.sop_present, self._value(original))
+        present, sop_uid = self.sop
+        uid = media_storage_uid(self.session, sop_uid, present, self._value(original))
         if uid in (None, "", []):
             raise Unsupported("no SOP Instance UID")
+        buf = self.reader.buf
         chunks = []
         for tag, element in meta.items():
             if tag == 0x00020000 or tag in META_REMOVED:
@@ -140,120 +147,109 @@ class _Rewriter:
             if tag == MEDIA_SOP_INSTANCE_UID:
                 chunks.append(encode(tag, "UI", uid))
             else:
-                chunks.append(self.buf[element.start:element.end])
+                chunks.append(buf[element[2]:element[5]])
         body = b"".join(chunks)
         return _SHORT_HEADER.pack(2, 0, b"UL", 4) + struct.pack("<I", len(body)) + body
 
-    def _top_level(self, elements: list[Element], start: int, end: int) -> list[bytes]:
-        """The dataset with the PS3.15 E.1.1 attributes put in (replacing any present)."""
-        finishing = list(_finishing(self.session.options))
+    def _walk(self, pos: int, limit: int, mode: int, depth: int,
+              finishing: list[tuple[int, bytes]] | None = None) -> tuple[list[bytes], bool]:
+        """The de-identified bytes of the dataset at ``pos`` (rawdicom modes) and whether any
+        changed; the reader's ``stopped`` is where it ended. ``finishing``: the PS3.15 E.1.1
+        attributes (tag, bytes), put in at the top level in tag order, replacing any present."""
+        reader = self.reader
+        known, actions, decide = self.known, self.actions, self.decider.decide
         out: list[bytes] = []
-        run = start
-        buf = self.buf
-        for element in elements:
-            tag = element.tag
-            while finishing and finishing[0][0] < tag:
-                if element.start > run:
-                    out.append(buf[run:element.start])
-                    run = element.start
-                out.append(finishing.pop(0)[1])
-            replacement = self._element(element)
-            if tag == SOP_INSTANCE_UID:
-                self._remember_sop(element, replacement)
-            if finishing and finishing[0][0] == tag:
-                replacement = [finishing.pop(0)[1]]
-            if replacement is None:
-                continue
-            if element.start > run:
-                out.append(buf[run:element.start])
-            out.extend(replacement)
-            run = element.end
-        if end > run:
-            out.append(buf[run:end])
-        out.extend(chunk for _, chunk in finishing)
-        return out
-
-    def _remember_sop(self, element: Element, replacement: list[bytes] | None) -> None:
-        if replacement is None:
-            self.sop_present, self.sop_uid = True, self._value(element)
-        elif replacement:
-            self.sop_present, self.sop_uid = True, self._new_sop
-        else:
-            self.sop_present = False
-
-    def _dataset(self, elements: list[Element], start: int, end: int) -> tuple[list[bytes], bool]:
-        """The bytes of a nested dataset ``[start, end)`` de-identified, and whether they changed."""
-        out: list[bytes] = []
-        run = start
-        buf = self.buf
+        run = pos  # the start of the run of kept bytes not yet in ``out``
         changed = False
-        for element in elements:
-            replacement = self._element(element)
+        finishing = finishing or []
+        next_finishing = finishing[0][0] if finishing else _NO_TAG
+        for element in reader.elements(pos, limit, mode, depth):
+            tag, vr, start, vstart, vend, end = element
+            replaced_by: bytes | None = None
+            if tag >= next_finishing:
+                while finishing and finishing[0][0] < tag:  # put in before the first larger tag
+                    if start > run:
+                        out.append(reader.buf[run:start])
+                        run = start
+                    out.append(finishing.pop(0)[1])
+                    changed = True
+                if finishing and finishing[0][0] == tag:  # replaces the one present
+                    replaced_by = finishing.pop(0)[1]
+                next_finishing = finishing[0][0] if finishing else _NO_TAG
+            replacement: list[bytes] | None
+            if tag & 0x10000:  # an odd group: private
+                if self.keep_private:
+                    raise Unsupported("private attributes under Retain Safe Private")
+                self.decider.private_removed()
+                replacement = []
+            else:
+                action = known.get(tag) or actions(tag)
+                if action == "K" and vr != "SQ" and vr != "UN" and tag != SOP_INSTANCE_UID and replaced_by is None:
+                    continue  # what Decider.decide says for K, without asking (most attributes)
+                if vr == "UN" and action != "X":
+                    raise Unsupported("a UN value that pydicom would decode")
+                outcome, value = decide(tag, vr, action, lambda: self._value(element))
+                if outcome == KEEP:
+                    replacement = None
+                elif outcome == REMOVE:
+                    replacement = []
+                elif outcome == EMPTY:
+                    replacement = [_empty(tag, vr)]
+                    value = ""
+                elif outcome == ITEMS:
+                    replacement = self._sequence(element, depth)
+                else:
+                    replacement = [encode(tag, vr, value)]
+                if tag == SOP_INSTANCE_UID and mode == TOP:
+                    self.sop = (outcome != REMOVE, self._value(element) if outcome == KEEP else value)
+            if replaced_by is not None:
+                replacement = [replaced_by]
             if replacement is None:
                 continue
             changed = True
-            if element.start > run:
-                out.append(buf[run:element.start])
+            if start > run:
+                out.append(reader.buf[run:start])
             out.extend(replacement)
-            run = element.end
-        if end > run:
-            out.append(buf[run:end])
+            run = end
+        stopped = reader.stopped
+        tail = stopped - 8 if mode == UNTIL_END else stopped  # an item's delimiter is not its content
+        if tail > run:
+            out.append(reader.buf[run:tail])
+        if finishing:
+            out.extend(chunk for _, chunk in finishing)
+            changed = True
         return out, changed
 
-    def _element(self, element: Element) -> list[bytes] | None:
-        """None: the element stays as it is; else the bytes that replace it ([]: removed)."""
-        tag = element.tag
-        if tag & 0x10000:  # an odd group: private
-            if self.keep_private:
-                raise Unsupported("private attributes under Retain Safe Private")
-            self.decider.private_removed()
-            return []
-        vr = element.vr
-        action = self.known.get(tag) or self.actions(tag)
-        if action == "K" and vr != "SQ" and vr != "UN":
-            return None  # what Decider.decide says for K, without asking (most attributes)
-        if vr == "UN" and action != "X":
-            raise Unsupported("a UN value that pydicom would decode")
-        outcome, value = self.decider.decide(tag, vr, action, lambda: self._value(element))
-        if outcome == KEEP:
-            return None
-        if outcome == REMOVE:
-            return []
-        if outcome == EMPTY:
-            self._new_sop = ""
-            return [_empty(tag, vr)]
-        if outcome == ITEMS:
-            return self._sequence(element)
-        if tag == SOP_INSTANCE_UID:
-            self._new_sop = value
-        return [encode(tag, vr, value)]
-
-    def _sequence(self, element: Element) -> list[bytes] | None:
-        buf = self.buf
+    def _sequence(self, element: Element, depth: int) -> list[bytes] | None:
+        """A kept sequence with its items de-identified; None if nothing in them changed."""
+        reader = self.reader
+        tag, _vr, start, vstart, vend, end = element
         items: list[list[bytes]] = []
         changed = False
-        for item in element.items or ():
-            chunks, item_changed = self._dataset(item.elements, item.vstart, item.vend)
-            changed = changed or item_changed
-            if item.undefined:  # the item's own header and delimiter, as they were
-                items.append([buf[item.start:item.vstart], *chunks, buf[item.vend:item.end]])
+        for item_start, item_vstart, length in reader.items(vstart, vend, depth + 1):
+            if length == UNDEFINED:
+                chunks, item_changed = self._walk(item_vstart, 0, UNTIL_END, depth + 1)
+                stopped = reader.stopped  # after the item delimiter
+                items.append([reader.buf[item_start:item_vstart], *chunks, reader.buf[stopped - 8:stopped]])
             else:
+                chunks, item_changed = self._walk(item_vstart, item_vstart + length, DEFINED, depth + 1)
                 items.append([_ITEM_HEADER.pack(0xFFFE, 0xE000, sum(map(len, chunks))), *chunks])
+            changed = changed or item_changed
         if not changed:
             return None
         body = [chunk for item in items for chunk in item]
-        if element.undefined:
-            return [buf[element.start:element.vstart], *body, buf[element.vend:element.end]]
-        return [_header(element.tag, "SQ", sum(map(len, body))), *body]
+        if end != vend:  # undefined length: its header and delimiter as they were
+            return [reader.buf[start:vstart], *body, reader.buf[vend:end]]
+        return [_header(tag, "SQ", sum(map(len, body))), *body]
 
     def _value(self, element: Element) -> Any:
-        return decode(self.buf, element)
+        return decode(self.reader.buf, element)
 
 
 def decode(buf: bytes, element: Element) -> Any:
     """A value as pydicom 3 decodes it (values.py converters): a str, or a list for several."""
-    vr = element.vr
-    raw = buf[element.vstart:element.vend]
+    vr = element[1]
+    raw = buf[element[3]:element[4]]
     if vr == "PN":
         text = ascii_text(raw.rstrip(b"\x00 "))
         if "=" in text:  # ideographic/phonetic groups: pydicom's PersonName re-joins them its way

@@ -1,20 +1,24 @@
 """Read the structure of a DICOM Part 10 file at the byte level, without pydicom.
 
-For the byte-level de-identifier (fastdeid.py): the File Meta and the dataset up to the pixel
-data are parsed into elements that remember where their bytes are (so kept attributes are copied
-as they are), sequences of defined and undefined length and their items recursively; the pixel
-data is located (its fragments walked with small reads, never read whole) but not read.
+For the byte-level de-identifier (fastdeid.py): :class:`Reader` reads the file's header into
+memory as it is needed, parses the File Meta, and yields the elements of a dataset as where
+their bytes are (tag, VR, header start, value start, value end, end), so that kept attributes
+are copied as they are. A sequence of undefined length is walked (its items and their elements,
+recursively) to find where it ends; the caller walks the items of the sequences it keeps. The
+pixel data is located (its fragments walked with small reads, never read whole), not read.
 
 Only what can be read with certainty is accepted: the File Meta and the dataset in Explicit VR
 Little Endian, known VRs, even lengths, ascending tags, undefined lengths only for sequences,
-items and encapsulated pixel data. Anything else raises :class:`Unsupported` before a byte is
-written, and the caller uses the general (pydicom) engine for that file.
+items and encapsulated pixel data. Anything else raises :class:`Unsupported` (:class:`Damaged`
+when the file is shorter than its own header says) before a byte is written, and the caller
+uses the general (pydicom) engine for that file.
 """
 
 from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Iterator
 
 # Transfer syntaxes whose dataset is Explicit VR Little Endian: the native one and every
 # encapsulated (compressed) one. Not here: implicit VR, big endian, deflate (all via pydicom).
@@ -36,12 +40,19 @@ MAX_HEADER = 64 << 20  # larger headers (an embedded document...) go to pydicom,
 MAX_DEPTH = 32
 FIRST_READ = 1 << 13  # a typical header is 1-3 KB
 
+# How a dataset ends: the top level at the pixel data or the end of the file, an item of
+# defined length at its length, an item of undefined length at its delimiter.
+TOP, DEFINED, UNTIL_END = 0, 1, 2
+
 _VR_INFO = {vr: (vr.decode("ascii"), vr in LONG_VRS) for vr in VRS}  # VR bytes -> (name, 4-byte length)
 _TAG = struct.Struct("<HH")
 _ITEM = struct.Struct("<HHI")
 _SHORT = struct.Struct("<H")
 _LONG = struct.Struct("<I")
-_TOP, _DEFINED, _UNTIL_END = 0, 1, 2
+
+# One element: (tag, VR, start, value start, value end, end); for a sequence of undefined length
+# [value end, end) is its delimiter.
+Element = tuple[int, str, int, int, int, int]
 
 
 class Unsupported(Exception):
@@ -52,44 +63,6 @@ class Damaged(Unsupported):
     """The file is shorter than its own header says: data is missing, no engine can copy it."""
 
 
-class Element:
-    """One data element: bytes ``[start, end)`` of the file, its value ``[vstart, vend)``;
-    ``items`` for a sequence, ``undefined`` when its length is undefined (then ``[vend, end)``
-    is its delimiter)."""
-
-    __slots__ = ("tag", "vr", "start", "vstart", "vend", "end", "items", "undefined")
-
-    def __init__(self, tag: int, vr: str, start: int, vstart: int, vend: int, end: int,
-                 items: list[Item] | None, undefined: bool) -> None:
-        self.tag, self.vr, self.start, self.vstart, self.vend, self.end = tag, vr, start, vstart, vend, end
-        self.items, self.undefined = items, undefined
-
-
-class Item:
-    """One item of a sequence: header at ``start``, its dataset ``[vstart, vend)``, its end."""
-
-    __slots__ = ("start", "vstart", "vend", "end", "elements", "undefined")
-
-    def __init__(self, start: int, vstart: int, vend: int, end: int, elements: list[Element], undefined: bool) -> None:
-        self.start, self.vstart, self.vend, self.end = start, vstart, vend, end
-        self.elements, self.undefined = elements, undefined
-
-
-class ParsedFile:
-    """A file's structure: ``buf`` holds its bytes up to the pixel data."""
-
-    def __init__(self, buf: bytes, meta: list[Element], syntax: str, dataset: list[Element],
-                 dataset_start: int, dataset_end: int, pixels: tuple[int, int] | None) -> None:
-        self.buf, self.meta, self.syntax, self.dataset = buf, meta, syntax, dataset
-        self.dataset_start, self.dataset_end = dataset_start, dataset_end
-        self.pixels = pixels  # (start, end) of the pixel data element in the file, or None
-
-
-def parse(fd: int, size: int) -> ParsedFile:
-    """Parse the open file ``fd`` of ``size`` bytes; :class:`Unsupported` if not certain."""
-    return _Reader(fd, size).parse()
-
-
 def ascii_text(raw: bytes) -> str:
     """A text value as pydicom decodes it (before splitting); only plain ASCII is accepted,
     which every character set pydicom knows decodes the same way (no escape sequences)."""
@@ -98,10 +71,13 @@ def ascii_text(raw: bytes) -> str:
     return raw.decode("ascii")
 
 
-class _Reader:
+class Reader:
+    """The header of the open file ``fd`` (``size`` bytes), read into :attr:`buf` as needed."""
+
     def __init__(self, fd: int, size: int) -> None:
         self.fd, self.size = fd, size
         self.buf = b""
+        self.stopped = 0  # where the last :meth:`elements` ended
 
     def ensure(self, end: int) -> None:
         """Make ``buf`` hold the file's bytes up to ``end``."""
@@ -118,141 +94,139 @@ class _Reader:
             raise Unsupported("the file shrank while it was read")
         self.buf += data
 
-    def parse(self) -> ParsedFile:
+    def start(self) -> tuple[list[Element], str, int]:
+        """(File Meta elements, transfer syntax, where the dataset starts); only syntaxes
+        whose dataset is Explicit VR Little Endian are accepted."""
         self.ensure(min(self.size, FIRST_READ) if self.size >= 140 else 140)
         if self.buf[128:132] != b"DICM":
             raise Unsupported("no DICM prefix")
-        meta, pos = self._meta(132)
-        syntax_elements = [e for e in meta if e.tag == 0x00020010]
-        if not syntax_elements:
-            raise Unsupported("no transfer syntax")
-        element = syntax_elements[0]
-        syntax = ascii_text(self.buf[element.vstart:element.vend]).rstrip("\0 ")
-        if syntax not in EXPLICIT_LE_SYNTAXES:
-            raise Unsupported(f"transfer syntax {syntax}")
-        dataset, end = self._dataset(pos, 0, 0, _TOP)
-        pixels = self._pixels(end) if end < self.size else None
-        return ParsedFile(self.buf, meta, syntax, dataset, pos, end, pixels)
-
-    def _meta(self, pos: int) -> tuple[list[Element], int]:
-        elements: list[Element] = []
-        previous = -1
-        while True:
-            self.ensure(pos + 8)
-            group, number = _TAG.unpack_from(self.buf, pos)
-            if group != 2:
-                return elements, pos
-            tag = (group << 16) | number
-            if tag <= previous:
-                raise Unsupported("File Meta not in ascending order")
-            previous = tag
-            element = self._element(pos, tag, 0, None)
-            if element.vr == "SQ" or element.undefined:
+        meta = []
+        for element in self.elements(132, 0, TOP, meta=True):
+            if element[1] == "SQ":
                 raise Unsupported("a sequence in the File Meta")
-            elements.append(element)
-            pos = element.end
+            meta.append(element)
+        syntax = next((e for e in meta if e[0] == 0x00020010), None)
+        if syntax is None:
+            raise Unsupported("no transfer syntax")
+        name = ascii_text(self.buf[syntax[3]:syntax[4]]).rstrip("\0 ")
+        if name not in EXPLICIT_LE_SYNTAXES:
+            raise Unsupported(f"transfer syntax {name}")
+        return meta, name, self.stopped
 
-    def _dataset(self, pos: int, limit: int, depth: int, mode: int) -> tuple[list[Element], int]:
-        """Elements from ``pos``: to the pixel data or the end of the file (_TOP), to ``limit``
-        (_DEFINED), or to the item delimiter (_UNTIL_END, returned position after it)."""
-        elements: list[Element] = []
-        previous = 0x0002FFFF if mode == _TOP else -1
+    def elements(self, pos: int, limit: int, mode: int, depth: int = 0, *, meta: bool = False) -> Iterator[Element]:
+        """The elements of the dataset at ``pos``: to the pixel data or the end of the file
+        (TOP), to ``limit`` (DEFINED), to the item delimiter (UNTIL_END); then :attr:`stopped`
+        is where it ended (after the delimiter). ``meta``: the File Meta (group 2) only."""
         size = self.size
+        previous = -1 if meta or mode != TOP else 0x0002FFFF
         while True:
-            if mode == _DEFINED:
+            if mode == DEFINED:
                 if pos == limit:
-                    return elements, pos
+                    break
                 if pos + 8 > limit:
                     raise Unsupported("an element crosses the end of its item")
-            elif mode == _TOP and pos == size:
-                return elements, pos
-            if pos + 8 > size:  # a few bytes: zeros are padding pydicom ignores, anything else a cut
-                if os.pread(self.fd, 8, pos).strip(b"\x00"):
-                    raise Damaged("it ends inside an element")
-                raise Unsupported("a few zero bytes after the last element")
+            elif pos == size and mode == TOP:
+                break
             if pos + 8 > len(self.buf):
+                if pos + 8 > size and mode == TOP:  # a few bytes: zeros are padding pydicom ignores
+                    if os.pread(self.fd, 8, pos).strip(b"\x00"):
+                        raise Damaged("it ends inside an element")
+                    raise Unsupported("a few zero bytes after the last element")
                 self.ensure(pos + 8)
-            group, number = _TAG.unpack_from(self.buf, pos)
+            buf = self.buf
+            group, number = _TAG.unpack_from(buf, pos)
             tag = (group << 16) | number
-            if group == 0xFFFE:
-                if mode == _UNTIL_END and tag == ITEM_END and _LONG.unpack_from(self.buf, pos + 4)[0] == 0:
-                    return elements, pos + 8
+            if meta:
+                if group != 2:
+                    break
+            elif group == 0xFFFE:
+                if mode == UNTIL_END and tag == ITEM_END and _LONG.unpack_from(buf, pos + 4)[0] == 0:
+                    pos += 8
+                    break
                 raise Unsupported("an item tag where an element belongs")
-            if mode == _TOP and tag in PIXEL_TAGS:
-                return elements, pos
+            elif mode == TOP and tag in PIXEL_TAGS:
+                break
             if tag <= previous:
                 raise Unsupported("elements not in ascending order")
-            if number == 0:
+            if number == 0 and not meta:
                 raise Unsupported("a group length element")
             previous = tag
-            element = self._element(pos, tag, depth, limit if mode == _DEFINED else None)
-            elements.append(element)
-            pos = element.end
+            info = _VR_INFO.get(buf[pos + 4:pos + 6])
+            if info is None:
+                raise Unsupported("an unknown VR")
+            name, long_length = info
+            if long_length:
+                if pos + 12 > len(buf):
+                    self.ensure(pos + 12)
+                length = _LONG.unpack_from(self.buf, pos + 8)[0]
+                vstart = pos + 12
+            else:
+                length = _SHORT.unpack_from(buf, pos + 6)[0]
+                vstart = pos + 8
+            if length == UNDEFINED:
+                if name != "SQ":
+                    raise Unsupported(f"undefined length for {name}")
+                vend, end = self.skip_sequence(vstart, depth + 1)
+            else:
+                if length & 1:
+                    raise Unsupported("an odd length")
+                vend = end = vstart + length
+                if mode == DEFINED and end > limit:
+                    raise Unsupported("an element crosses the end of its item")
+                if end > len(self.buf):
+                    self.ensure(end)
+            yield tag, name, pos, vstart, vend, end
+            pos = end
+        self.stopped = pos
 
-    def _element(self, pos: int, tag: int, depth: int, limit: int | None) -> Element:
-        buf = self.buf
-        info = _VR_INFO.get(buf[pos + 4:pos + 6])
-        if info is None:
-            raise Unsupported("an unknown VR")
-        name, long_length = info
-        if long_length:
-            if pos + 12 > len(buf):
-                self.ensure(pos + 12)
-            length = _LONG.unpack_from(self.buf, pos + 8)[0]
-            vstart = pos + 12
-        else:
-            length = _SHORT.unpack_from(buf, pos + 6)[0]
-            vstart = pos + 8
-        if length == UNDEFINED:
-            if name != "SQ":
-                raise Unsupported(f"undefined length for {name}")
-            items, vend, end = self._sequence(vstart, None, depth + 1)
-            return Element(tag, name, pos, vstart, vend, end, items, True)
-        if length & 1:
-            raise Unsupported("an odd length")
-        vend = vstart + length
-        if limit is not None and vend > limit:
-            raise Unsupported("an element crosses the end of its item")
-        if name == "SQ":
-            items, _, _ = self._sequence(vstart, vend, depth + 1)
-            return Element(tag, name, pos, vstart, vend, vend, items, False)
-        if vend > len(self.buf):
-            self.ensure(vend)
-        return Element(tag, name, pos, vstart, vend, vend, None, False)
-
-    def _sequence(self, pos: int, vend: int | None, depth: int) -> tuple[list[Item], int, int]:
-        """Items from ``pos`` to ``vend`` or to the sequence delimiter: (items, value end, end)."""
+    def items(self, pos: int, vend: int, depth: int) -> Iterator[tuple[int, int, int]]:
+        """The items of a sequence value ``[pos, vend)``: (start, value start, length or
+        UNDEFINED); the caller walks each item's elements and continues at :attr:`stopped`."""
         if depth > MAX_DEPTH:
             raise Unsupported("sequences nested too deep")
-        items: list[Item] = []
-        while True:
-            if vend is not None:
-                if pos == vend:
-                    return items, vend, vend
-                if pos + 8 > vend:
+        while pos < vend:
+            if pos + 8 > vend:
+                raise Unsupported("an item crosses the end of its sequence")
+            self.ensure(pos + 8)
+            group, number, length = _ITEM.unpack_from(self.buf, pos)
+            if (group << 16) | number != ITEM:
+                raise Unsupported("not an item inside a sequence")
+            if length != UNDEFINED:
+                if length & 1:
+                    raise Unsupported("an odd item length")
+                if pos + 8 + length > vend:
                     raise Unsupported("an item crosses the end of its sequence")
+                self.stopped = pos + 8 + length
+            yield pos, pos + 8, length
+            pos = self.stopped
+        if pos != vend:
+            raise Unsupported("an item crosses the end of its sequence")
+
+    def skip_sequence(self, pos: int, depth: int) -> tuple[int, int]:
+        """Where a sequence of undefined length whose value starts at ``pos`` ends: (position
+        of its delimiter, position after it); its items and their elements are checked."""
+        if depth > MAX_DEPTH:
+            raise Unsupported("sequences nested too deep")
+        while True:
             self.ensure(pos + 8)
             group, number, length = _ITEM.unpack_from(self.buf, pos)
             tag = (group << 16) | number
-            if tag == SEQUENCE_END and vend is None and length == 0:
-                return items, pos, pos + 8
+            if tag == SEQUENCE_END and length == 0:
+                return pos, pos + 8
             if tag != ITEM:
                 raise Unsupported("not an item inside a sequence")
-            start = pos + 8
             if length == UNDEFINED:
-                elements, end = self._dataset(start, 0, depth, _UNTIL_END)
-                items.append(Item(pos, start, end - 8, end, elements, True))
+                for _ in self.elements(pos + 8, 0, UNTIL_END, depth):
+                    pass
+                pos = self.stopped
             else:
                 if length & 1:
                     raise Unsupported("an odd item length")
-                end = start + length
-                if vend is not None and end > vend:
-                    raise Unsupported("an item crosses the end of its sequence")
-                elements, _ = self._dataset(start, end, depth, _DEFINED)
-                items.append(Item(pos, start, end, end, elements, False))
-            pos = end
+                for _ in self.elements(pos + 8, pos + 8 + length, DEFINED, depth):
+                    pass
+                pos += 8 + length
 
-    def _pixels(self, pos: int) -> tuple[int, int]:
+    def pixels(self, pos: int) -> tuple[int, int]:
         """Where the pixel data element at ``pos`` ends (native: by its length; encapsulated:
         its fragments walked with 8-byte reads, up to the sequence delimiter)."""
         head = os.pread(self.fd, 12, pos)

@@ -311,19 +311,19 @@ def test_a_file_that_changes_while_it_is_copied(change: str, tmp_path: Path, mon
     source = write_intra_oral(tmp_path / "io.dcm")
     original = source.read_bytes()
     expected = deidentify_fast(source, tmp_path / "before.dcm", DeidSession(key=b"k" * 32)).output.read_bytes()
-    real_parse = fastdeid.parse
+    real_pixels = fastdeid.Reader.pixels
 
-    def parse_then_change(fd: int, size: int) -> object:
-        parsed = real_parse(fd, size)  # the header is read: now the file changes under us
+    def pixels_then_change(reader: fastdeid.Reader, pos: int) -> tuple[int, int]:
+        found = real_pixels(reader, pos)  # the header is read: now the file changes under us
         with open(source, "r+b") as handle:
             if change == "shrinks":
                 handle.truncate(len(original) - 5000)
             else:
                 handle.seek(0, os.SEEK_END)
                 handle.write(b"\x00" * 5000)
-        return parsed
+        return found
 
-    monkeypatch.setattr(fastdeid, "parse", parse_then_change)
+    monkeypatch.setattr(fastdeid.Reader, "pixels", pixels_then_change)
     out = tmp_path / "out"
     out.mkdir()
     if change == "shrinks":

@@ -137,9 +137,13 @@ def test_a_helper_that_dies_is_reported(single_threaded: None) -> None:
     assert helper_pids() and gone(helper_pids())
 
 
+INTERRUPTED: list[int] = []
+
+
 def interrupt_midway(value: int) -> int:
     note_helper()
-    if os.getpid() == PARENT and value == 40:
+    if os.getpid() == PARENT and value >= 40 and not INTERRUPTED:
+        INTERRUPTED.append(value)
         os.kill(PARENT, signal.SIGINT)  # Ctrl-C while the work runs
     time.sleep(0.002)
     return value
@@ -147,6 +151,7 @@ def interrupt_midway(value: int) -> int:
 
 def test_ctrl_c_waits_for_the_helpers_then_interrupts(single_threaded: None) -> None:
     started = time.monotonic()
+    INTERRUPTED.clear()
     with pytest.raises(KeyboardInterrupt):
         parallel.run_all(interrupt_midway, [(n,) for n in range(2000)], workers=2, batch=4)
     assert helper_pids() and gone(helper_pids())
