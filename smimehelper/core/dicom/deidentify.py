@@ -189,7 +189,7 @@ class _Walker:
                 # A sequence (its items are de-identified too) or a value whose VR the file
                 # does not state (implicit VR; UN: it may be a sequence): decoded to look inside.
                 vr = ds[tag].VR
-            outcome, value = self.decider.decide(tag, vr, action, lambda: ds[tag].value)
+            outcome, value = self.decider.decide(tag, vr, action, lambda tag=tag: ds[tag].value)
             if outcome == KEEP:
                 continue  # kept as read, never decoded unless needed: written back byte for byte
             if outcome == REMOVE:

@@ -5,8 +5,10 @@ study is hundreds of files. For files in Explicit VR Little Endian (native or co
 data) this engine parses the header itself (rawdicom.py), asks decisions.Decider what happens
 to each attribute (the same table, options, dummies and UIDs as the pydicom engine), writes
 only the bytes that change (new values; new lengths of the sequences and items around them;
-the File Meta group length) and copies every other byte as it was. The pixel data element is
-copied by the kernel (copy_file_range, else sendfile, else 1 MB reads), never decoded.
+the File Meta group length) and copies every other byte as it was, in one pass over the header
+(a run of kept attributes is one slice of the original). The pixel data element is copied,
+never decoded: a slice of up to 1 MB in one read and one write with the header, a larger volume
+by the kernel (pixelcopy.copy_range).
 
 A file it cannot handle with certainty raises :class:`Unsupported` before anything is written,
 and deidentify.deidentify_file uses the pydicom engine for it: implicit VR, big endian, deflate,
@@ -17,12 +19,9 @@ unusual File Meta, anything unexpected.
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import struct
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,9 @@ from .decisions import (
     BINARY_NUMBERS, EMPTY, ITEMS, KEEP, MEDIA_SOP_INSTANCE_UID, META_REMOVED, REMOVE, SOP_INSTANCE_UID, TEXT_VRS,
     Decider, DeidResult, DeidSession, finishing_attributes, identifying_terms, media_storage_uid,
 )
+from . import pixelcopy
 from .files import replacing_fd
-from .pixelcopy import CHUNK, PixelDataError
+from .pixelcopy import PixelDataError, copy_range, write_all
 from .rawdicom import LONG_VRS, TOP, DEFINED, UNDEFINED, UNTIL_END, Damaged, Element, Reader, Unsupported, ascii_text
 
 __all__ = ["Damaged", "Unsupported", "deidentify_fast"]
@@ -60,43 +60,21 @@ def deidentify_fast(source: Path, output: Path, session: DeidSession, *, write_b
         header, pixels = walker.header()
         with replacing_fd(output, write_back=write_back, staged=staged) as out:
             if pixels is None:
-                _write_all(out, [header])
+                write_all(out, [header])
             else:
                 start, end = pixels
-                if end - start <= READ_AT_ONCE:  # one read and one write: the cheapest for a slice
-                    view = _buffer()[:end - start]
+                view = pixelcopy.buffer()
+                if end - start <= min(pixelcopy.READ_AT_ONCE, len(view)):  # one read, one write: a slice
+                    view = view[:end - start]
                     if os.preadv(fd, [view], start) != len(view):
                         raise PixelDataError("the file ends inside the pixel data")
-                    _write_all(out, [header, view])
+                    write_all(out, [header, view])
                 else:
-                    _write_all(out, [header])
+                    write_all(out, [header])
                     copy_range(fd, out, start, end - start)
     finally:
         os.close(fd)
     return DeidResult(source, output, *walker.decider.counts, engine="bytes")
-
-
-READ_AT_ONCE = 1 << 20  # pixel data up to this size is read and written in one go (a CBCT slice)
-_local = threading.local()
-
-
-def _buffer() -> memoryview:
-    """This thread's buffer for the pixel data (allocated once: a fresh 1 MB costs page faults)."""
-    buffer = getattr(_local, "buffer", None)
-    if buffer is None:
-        buffer = _local.buffer = memoryview(bytearray(READ_AT_ONCE))
-    return buffer
-
-
-def _write_all(fd: int, chunks: list[Any]) -> None:
-    views = [memoryview(chunk) for chunk in chunks]
-    while views:
-        written = os.writev(fd, views)
-        while views and written >= len(views[0]):
-            written -= len(views[0])
-            views.pop(0)
-        if views and written:
-            views[0] = views[0][written:]
 
 
 class _Walker:
@@ -188,7 +166,7 @@ class _Walker:
                     continue  # what Decider.decide says for K, without asking (most attributes)
                 if vr == "UN" and action != "X":
                     raise Unsupported("a UN value that pydicom would decode")
-                outcome, value = decide(tag, vr, action, lambda: self._value(element))
+                outcome, value = decide(tag, vr, action, lambda element=element: self._value(element))
                 if outcome == KEEP:
                     replacement = None
                 elif outcome == REMOVE:
@@ -327,44 +305,3 @@ def _header(tag: int, vr: str, length: int) -> bytes:
     if length > 0xFFFF:
         raise Unsupported(f"a value too long for {vr}")
     return _SHORT_HEADER.pack(tag >> 16, tag & 0xFFFF, vr.encode(), length)
-
-
-# -- copying the pixel data ---------------------------------------------------------------------
-
-_NOT_HERE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM, errno.EBADF}
-
-
-def copy_range(src: int, dst: int, offset: int, count: int) -> None:
-    """Append ``count`` bytes of ``src`` from ``offset`` to ``dst`` (at its position), in the
-    kernel when it can; PixelDataError when the source is shorter (it shrank while read)."""
-    done = 0
-    for method in _methods():
-        try:
-            while done < count:
-                copied = method(src, dst, offset + done, count - done)
-                if copied == 0:
-                    raise PixelDataError("the file ends inside the pixel data")
-                done += copied
-            return
-        except OSError as exc:
-            if exc.errno not in _NOT_HERE:
-                raise  # ENOSPC, EIO...: a real failure, reported as such
-    raise OSError(errno.EIO, "the pixel data could not be copied")
-
-
-def _methods() -> list[Callable[[int, int, int, int], int]]:
-    methods: list[Callable[[int, int, int, int], int]] = []
-    if hasattr(os, "copy_file_range"):
-        methods.append(lambda src, dst, at, n: os.copy_file_range(src, dst, n, at))
-    if hasattr(os, "sendfile"):
-        methods.append(lambda src, dst, at, n: os.sendfile(dst, src, at, n))
-    methods.append(_read_write)
-    return methods
-
-
-def _read_write(src: int, dst: int, at: int, count: int) -> int:
-    block = os.pread(src, min(CHUNK, count), at)
-    view = memoryview(block)
-    while view:
-        view = view[os.write(dst, view):]
-    return len(block)

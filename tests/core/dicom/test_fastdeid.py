@@ -18,7 +18,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file, get_testdata_files
 
-from smimehelper.core.dicom import fastdeid
+from smimehelper.core.dicom import fastdeid, pixelcopy
 from smimehelper.core.dicom.annex_e import DeidOptions
 from smimehelper.core.dicom.deidentify import DeidSession, deidentify_file
 from smimehelper.core.dicom.fastdeid import Unsupported, deidentify_fast
@@ -279,7 +279,7 @@ def test_each_kind_of_file_that_must_fall_back_does(kind: str, tmp_path: Path) -
 def test_pixel_copy_without_copy_file_range_or_sendfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     source = write_intra_oral(tmp_path / "io.dcm")
     expected = deidentify_fast(source, tmp_path / "a.dcm", DeidSession(key=b"k" * 32)).output.read_bytes()
-    monkeypatch.setattr(fastdeid, "READ_AT_ONCE", 1024)  # as for a large volume: the kernel copies
+    monkeypatch.setattr(pixelcopy, "READ_AT_ONCE", 1024)  # as for a large volume: the kernel copies
     assert deidentify_fast(source, tmp_path / "k.dcm", DeidSession(key=b"k" * 32)).output.read_bytes() == expected
 
     def refuse(*_args: object) -> int:
@@ -298,7 +298,7 @@ def test_a_real_write_error_is_not_retried(tmp_path: Path, monkeypatch: pytest.M
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "copy_file_range", full, raising=False)
-    monkeypatch.setattr(fastdeid, "READ_AT_ONCE", 1024)
+    monkeypatch.setattr(pixelcopy, "READ_AT_ONCE", 1024)
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(UserError, match="No space left on device"):
