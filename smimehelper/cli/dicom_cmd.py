@@ -81,7 +81,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_deidentify(args: argparse.Namespace) -> int:
-    from ..services.dicom import deidentify_to_folder
+    from ..core.dicom.tofolder import deidentify_to_folder  # not services.dicom: its MIME imports are not needed
 
     done = deidentify_to_folder(args.inputs, args.output, deid_options(args))  # SIGTERM: like Ctrl-C (cli.main)
     if args.json:

@@ -15,6 +15,7 @@ value (Z), X/D writes a dummy (D), X/Z/U* keeps the sequence and replaces every 
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 
 from .annex_e_options import OPTION_ACTIONS
@@ -67,12 +68,33 @@ OPTION_CODES: dict[str, tuple[str, str]] = {
 }
 
 
+def _table_module() -> object:
+    """dicom-anonymizer's table module, loaded from its file on its own: importing it the usual
+    way runs the package's ``__init__``, which imports pydicom and numpy (0.3 s) for a module
+    of plain lists. Falls back to the usual import if the file is not where the package is."""
+    import importlib
+    import importlib.util
+    import sys
+
+    if BASIC_TABLE_MODULE in sys.modules:
+        return sys.modules[BASIC_TABLE_MODULE]
+    package, _, rest = BASIC_TABLE_MODULE.partition(".")
+    spec = importlib.util.find_spec(package)  # finds the package without running it
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, *rest.split(".")) + ".py"
+        if os.path.isfile(path):
+            table_spec = importlib.util.spec_from_file_location(f"_smimehelper_annex_e_{rest.rsplit('.', 1)[-1]}", path)
+            if table_spec is not None and table_spec.loader is not None:
+                module = importlib.util.module_from_spec(table_spec)
+                table_spec.loader.exec_module(module)
+                return module
+    return importlib.import_module(BASIC_TABLE_MODULE)
+
+
 @functools.lru_cache(maxsize=1)
 def basic_table() -> tuple[dict[int, str], tuple[tuple[int, int, str], ...]]:
     """(exact tags -> code, (value, mask, code) for repeating groups such as 50xx and 60xx)."""
-    import importlib
-
-    module = importlib.import_module(BASIC_TABLE_MODULE)
+    module = _table_module()
     exact: dict[int, str] = {}
     masked: list[tuple[int, int, str]] = []
     for name, code in _LISTS.items():
@@ -128,6 +150,10 @@ class ActionTable:
         self._masks = tuple({mask for _, mask, _ in masked})
         self._masked = {value & mask for value, mask, _ in masked}
         self._actions: dict[int, str] = {tag: _resolve(tag, enabled) for tag in exact}
+
+    def known(self) -> dict[int, str]:
+        """The actions resolved so far, by tag (a dict lookup before calling the table)."""
+        return self._actions
 
     def __call__(self, tag: int) -> str:
         action = self._actions.get(tag)

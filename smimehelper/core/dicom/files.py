@@ -28,10 +28,13 @@ def require_regular_file(path: Path) -> Path:
 
 
 import contextlib
+import itertools
 import os
 import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
+
+_FADV_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", None) if hasattr(os, "posix_fadvise") else None
 
 try:
     import fcntl
@@ -40,21 +43,58 @@ except ImportError:  # Windows: no stale-folder detection
 
 
 @contextlib.contextmanager
-def replacing_writer(target: Path) -> Iterator[BinaryIO]:
+def replacing_writer(target: Path, *, write_back: bool = False, staged: bool = False) -> Iterator[BinaryIO]:
     """Like core.atomic.atomic_writer (temp file beside ``target``, renamed when complete, removed
     on error, mode 0600) but without an fsync per file: a study is hundreds of files and a
     per-file fsync made de-identification 3x slower. Callers that keep the files (``dicom
-    deidentify``) flush them to disk once at the end (os.sync)."""
-    target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or Path("."))
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
+    deidentify``) flush them to disk once at the end (os.sync) and pass ``write_back``: the
+    kernel starts writing each file when it is complete (POSIX_FADV_DONTNEED: written back
+    while the next files are made, then dropped from the cache), so the final sync has little
+    left to wait for (0.13 s -> 0.01 s for 250 MB here). ``staged``: ``target`` is a new name in
+    a private staging folder that is thrown away unless every file is made, so it is written
+    under its own name (created, never replaced; removed if not complete), without a rename."""
+    with replacing_fd(target, write_back=write_back, staged=staged) as fd:
+        handle = os.fdopen(fd, "wb", closefd=False)
+        try:
             yield handle
-        os.replace(name, target)
+        finally:
+            handle.close()  # flushes; the descriptor is closed by replacing_fd
+
+
+_counter = itertools.count()
+
+
+@contextlib.contextmanager
+def replacing_fd(target: Path, *, write_back: bool = False, staged: bool = False) -> Iterator[int]:
+    """:func:`replacing_writer` as a bare file descriptor (the byte-level de-identifier writes
+    with os.writev and the kernel's copy). The temporary name is made from the process id and a
+    counter (O_EXCL, a taken name tries the next): tempfile.mkstemp's random names cost more
+    than the rest of writing a small file."""
+    target = os.fspath(target)
+    folder, name = os.path.split(target)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    while True:
+        temp = target if staged else os.path.join(folder, f".{name}.{os.getpid()}.{next(_counter)}.part")
+        try:
+            fd = os.open(temp, flags, 0o600)
+            break
+        except FileExistsError:
+            if staged:
+                raise
+            continue
+    try:
+        try:
+            os.fchmod(fd, 0o600)  # exactly 0600, whatever the umask
+            yield fd
+            if write_back and _FADV_DONTNEED is not None:
+                os.posix_fadvise(fd, 0, 0, _FADV_DONTNEED)
+        finally:
+            os.close(fd)
+        if not staged:
+            os.replace(temp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
+            os.unlink(temp)
         raise
 
 
@@ -125,3 +165,40 @@ def remove_stale_folders(parent: Path, prefix: str) -> list[Path]:
         finally:
             os.close(fd)
     return removed
+
+
+def dicom_files_in(folder: Path) -> list[Path]:
+    """Every DICOM Part 10 file under ``folder`` (by content: "DICM" at offset 128), in path
+    order; a DICOMDIR, symlinks, pipes and devices are left out, symlinked folders not entered.
+    (os.scandir and 4-byte reads: a study is hundreds of files, pathlib's rglob cost 10 ms.)"""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(f"{folder} is not a folder.")
+    found: list[tuple[tuple[str, ...], str]] = []
+    pending: list[tuple[tuple[str, ...], str]] = [((), os.fspath(folder))]
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    while pending:
+        parts, directory = pending.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(((*parts, entry.name), entry.path))
+                    continue
+                if not entry.is_file(follow_symlinks=False) or entry.name.upper() == "DICOMDIR":
+                    continue
+                fd = os.open(entry.path, flags)
+            except OSError:
+                continue
+            try:
+                if os.pread(fd, 4, 128) == b"DICM":
+                    found.append(((*parts, entry.name), entry.path))
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+    found.sort()
+    return [Path(path) for _, path in found]

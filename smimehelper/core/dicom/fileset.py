@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import atomic_writer
-from ..errors import InputFileError, UserError
-from .files import os_reason
+from ..errors import UserError
+from .files import dicom_files_in, os_reason  # noqa: F401  (dicom_files_in: re-exported)
 
 
 class FileSetError(UserError):
@@ -34,25 +34,6 @@ class FileSetResult:
     # (name in the ZIP, the file as written) of every DICOM file, when the caller kept the
     # File-set folder (``work_dir``): what the disclosure log describes
     members: tuple[tuple[str, Path], ...] = ()
-
-
-def dicom_files_in(folder: Path) -> list[Path]:
-    """Every DICOM Part 10 file under ``folder`` (by content: "DICM" at offset 128), sorted."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputFileError(f"{folder} is not a folder.")
-    found = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
-        if path.name.upper() == "DICOMDIR":
-            continue
-        try:
-            with open(path, "rb") as handle:
-                handle.seek(128)
-                if handle.read(4) == b"DICM":
-                    found.append(path)
-        except OSError:
-            continue
-    return found
 
 
 def write_fileset_zip(files: Sequence[Path], target: Path, *, file_set_id: str = "STUDY",

@@ -1,8 +1,11 @@
 """One job per file (de-identify, compress) on every core when there are many files.
 
-A CBCT study is hundreds of files; each file is a few milliseconds of Python, so one process
-uses one core while the other idles. With :data:`MIN_PARALLEL` files or more and more than one
-usable core, the files are handed in small batches to worker processes.
+A CBCT study is hundreds of files; one process uses one core while the other idles. With
+:data:`MIN_PARALLEL` files or more and more than one usable core, the files are shared out in
+small batches: from a single-threaded process (the CLI) this process works too and forked
+helpers take batches beside it (forked.py: a fork costs about 1 ms, and a helper that gets no
+CPU on a busy machine costs nothing); from a program with other threads, worker processes of a
+pool started by a fork server.
 
 Safe by construction:
 - every job writes its output to a temporary name and renames it when complete
@@ -60,7 +63,17 @@ def run_all(fn: Callable[..., T], jobs: Sequence[tuple[Any, ...]], *,
             if progress:
                 progress(number, total)
         return results
+    if _can_fork():  # this process works too, forked helpers share the batches (forked.py)
+        from .forked import run_forked
+
+        return run_forked(fn, jobs, count, batch, _STOP_SIGNALS, progress, cancelled, on_cancel)
     return _in_workers(fn, jobs, count, batch, progress, cancelled, on_cancel)
+
+
+def _can_fork() -> bool:
+    """Forking is safe only from the main thread of a process without other threads."""
+    return (hasattr(os, "fork") and threading.current_thread() is threading.main_thread()
+            and threading.active_count() == 1)
 
 
 def _check(cancelled: Callable[[], bool] | None, on_cancel: Callable[[], BaseException] | None) -> None:

@@ -1,7 +1,8 @@
 """Copy the Pixel Data element of a DICOM file byte for byte, in bounded memory.
 
 De-identification rewrites the header only; the image (up to a GB for a CBCT volume) goes from
-the original file to the output in 1 MB chunks. Both native (defined length) and encapsulated
+the original file to the output in 1 MB chunks (pydicom engine), or in one read and one write for
+a slice and by the kernel's copy for anything larger (byte-level engine: copy_range). Both native (defined length) and encapsulated
 (undefined length: items up to the sequence delimiter) pixel data are handled. Elements after
 the pixel data (Data Set Trailing Padding, Digital Signatures, private groups above 7FE0) are
 not copied: the Basic Profile removes them anyway (PS3.15 Table E.1-1; docs/dicom.md).
@@ -9,8 +10,12 @@ not copied: the Basic Profile removes them anyway (PS3.15 Table E.1-1; docs/dico
 
 from __future__ import annotations
 
+import errno
+import os
 import struct
-from typing import BinaryIO
+import threading
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 CHUNK = 1 << 20
 _LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
@@ -78,3 +83,68 @@ def _copy(src: BinaryIO, out: BinaryIO, count: int) -> int:
         out.write(block)
         left -= len(block)
     return count
+
+
+# -- the byte-level de-identifier's copy (file descriptors) -------------------------------------
+
+READ_AT_ONCE = 1 << 20  # pixel data up to this size is read and written in one go (a CBCT slice)
+_local = threading.local()
+
+
+def buffer() -> memoryview:
+    """This thread's 1 MB buffer for the pixel data (allocated once: a fresh one costs page faults)."""
+    view = getattr(_local, "buffer", None)
+    if view is None:
+        view = _local.buffer = memoryview(bytearray(1 << 20))
+    return view
+
+
+def write_all(fd: int, chunks: list[Any]) -> None:
+    """os.writev until every byte of ``chunks`` is written."""
+    views = [memoryview(chunk) for chunk in chunks]
+    while views:
+        written = os.writev(fd, views)
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
+
+
+_NOT_HERE = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM, errno.EBADF}
+
+
+def copy_range(src: int, dst: int, offset: int, count: int) -> None:
+    """Append ``count`` bytes of ``src`` from ``offset`` to ``dst`` (at its position), in the
+    kernel when it can; PixelDataError when the source is shorter (it shrank while read)."""
+    done = 0
+    for method in _methods():
+        try:
+            while done < count:
+                copied = method(src, dst, offset + done, count - done)
+                if copied == 0:
+                    raise PixelDataError("the file ends inside the pixel data")
+                done += copied
+            return
+        except OSError as exc:
+            if exc.errno not in _NOT_HERE:
+                raise  # ENOSPC, EIO...: a real failure, reported as such
+    raise OSError(errno.EIO, "the pixel data could not be copied")
+
+
+def _methods() -> list[Callable[[int, int, int, int], int]]:
+    methods: list[Callable[[int, int, int, int], int]] = []
+    if hasattr(os, "copy_file_range"):
+        methods.append(lambda src, dst, at, n: os.copy_file_range(src, dst, n, at))
+    if hasattr(os, "sendfile"):
+        methods.append(lambda src, dst, at, n: os.sendfile(dst, src, at, n))
+    methods.append(_read_write)
+    return methods
+
+
+def _read_write(src: int, dst: int, at: int, count: int) -> int:
+    block = os.pread(src, min(CHUNK, count), at)
+    view = memoryview(block)
+    while view:
+        view = view[os.write(dst, view):]
+    return len(block)
