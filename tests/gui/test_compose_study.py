@@ -347,3 +347,71 @@ def test_one_file_too_large_even_alone_is_named_and_thunderbird_gets_no_parts(
     assert view.result_text() == THUNDERBIRD_PARTS and not view.busy()
     view.remove_attachments([small])
     assert view.split_offer.isHidden() and not view.split_offer.chosen()  # fits again: one message
+
+
+def test_a_password_package_of_a_study_folder_carries_its_dicom_files(qtbot, view: ComposeView, settle: Settle, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A package is not a study archive: the folder's DICOM files go into it one by one (never
+    the folder path, which the package cannot read)."""
+    from smimehelper.core.package.reader import open_package
+
+    study = write_study(tmp_path / "cbct", 3)
+    shown: list[str] = []
+    monkeypatch.setattr(view, "choose_package_way", lambda _email, _has: "save")
+    monkeypatch.setattr(view, "show_passphrase", lambda _recipient, phrase, _summary: shown.append(phrase))
+    out = tmp_path / "package.html"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(out), ""))
+    fill(qtbot, view, "nobody@example.org")
+    view.add_attachments([study.folder])
+    settle()
+    view.send_as_package("nobody@example.org")
+    settle(60_000)
+    assert view.result_kind() == "ok", view.result_text()
+    opened = open_package(out, shown[0], tmp_path / "saved")
+    assert sorted(f.name for f in opened.files) == sorted(p.name for p in study.files)
+    assert digests_equal(tmp_path / "saved", study.files)
+
+
+def digests_equal(folder: Path, originals: tuple[Path, ...]) -> bool:
+    return {p.name: sha(p.read_bytes()) for p in folder.iterdir()} == {p.name: sha(p.read_bytes()) for p in originals}
+
+
+def test_made_smaller_and_still_too_large_splits_as_offered(qtbot, view: ComposeView, settle: Settle, tmp_path: Path, pki: Pki,
+                                                           pki_home: services.Stores, scratch: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Noise compresses a little: the offer counts the messages from the measured sizes, and the
+    parts saved are that many, each under the limit, with pixel-exact JPEG-LS images."""
+    small_account(pki_home, view, settle)
+    study = write_study(tmp_path / "noisy", 16, 256, 256, noise=True)
+    view.add_attachments([study.folder])
+    settle()
+    fill(qtbot, view, "bob@example.org", subject="Noisy")
+    uncompressed = view.split_offer.count()
+    view.shrink.switch.setChecked(True)
+    settle(60_000)
+    assert "% smaller, measured" in view.shrink.saving_label.text()
+    count = view.split_offer.count()
+    assert 2 <= count <= uncompressed and view.split_offer.isVisible()
+    view.split_offer.choice.setChecked(True)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    choose_folder(monkeypatch, folder)
+    qtbot.mouseClick(view.save_button, Qt.MouseButton.LeftButton)
+    settle(60_000)
+    assert_success(view)
+    parts = sorted(folder.iterdir())
+    assert len(parts) == count, view.result_text()
+    originals = {pydicom.dcmread(p).SOPInstanceUID: pydicom.dcmread(p).PixelData for p in study.files}
+    checked = 0
+    for part in parts:
+        assert part.stat().st_size < LIMIT
+        files = attached(decrypted(pki, part))
+        files.pop("smimehelper-parts.json")
+        for name, data in files.items():
+            sent, raw = tmp_path / f"s-{name}", tmp_path / f"r-{name}"
+            sent.write_bytes(data)
+            assert subprocess.run(["dcmdjpls", str(sent), str(raw)], capture_output=True).returncode == 0
+            decoded = pydicom.dcmread(raw)
+            assert decoded.PixelData == originals[decoded.SOPInstanceUID]
+            checked += 1
+    assert checked == 16 and leftovers(scratch) == []

@@ -74,6 +74,16 @@ def study_tooltip(attachment: Attachment) -> str:
     return text
 
 
+class FileTree(QTreeWidget):
+    """The list of files, as tall as its rows want (a few files: a short list), 3 to 8 rows."""
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt naming)
+        hint = super().sizeHint()
+        rows = min(max(self.topLevelItemCount(), 1), 8)
+        height = self.header().sizeHint().height() + rows * (THUMBNAIL_SIZE + 6) + 2 * self.frameWidth() + 4
+        return QSize(hint.width(), max(height, 3 * THUMBNAIL_SIZE // 2 + 40))
+
+
 class AttachmentPanel(QGroupBox):
     """The files of the message; ``changed`` after files come, go or have been looked at,
     ``problem(text)`` when some could not be attached."""
@@ -91,7 +101,7 @@ class AttachmentPanel(QGroupBox):
                       "(a study) travels as one study archive that the colleague's viewer imports in one go.")
         hint.setWordWrap(True)
         layout.addWidget(hint)
-        self.tree = QTreeWidget()
+        self.tree = FileTree()
         self.tree.setColumnCount(3)
         self.tree.setHeaderLabels(["Name", "Size", "Type"])
         self.tree.setRootIsDecorated(False)

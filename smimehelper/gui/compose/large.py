@@ -59,10 +59,13 @@ class LargeMessages(_Base):
 
     def _update_offer(self, estimated: int) -> None:
         recipients = len(self.to_field.entries()) + len(self.cc_field.entries()) + 1
+        was_hidden = self.split_offer.isHidden()
         self.split_offer.update_offer(
             estimated, self._limit, self.limit_where(), self._split_files(), self.body_edit.toPlainText(), recipients,
             shrink_hint=bool(self.files.compressible()) and not self.shrink.switch.isChecked(),
         )
+        if was_hidden and not self.split_offer.isHidden():  # new: scroll it into view ("see below")
+            self.scroller.ensureWidgetVisible(self.split_offer)
 
     # -- the request ------------------------------------------------------------------------------
     def _with_options(self, request: services.ComposeInput) -> services.ComposeInput:

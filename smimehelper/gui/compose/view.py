@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QComboBox,
+    QFrame,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -78,7 +80,17 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, LargeMessages, Comp
 
     # == layout ====================================================================================
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        # The form scrolls (a study brings the patient-details table, "Make smaller" and the split
+        # offer; a laptop screen is 768-800 pixels high); progress, result and buttons stay in view.
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 0, 0, 0)
+        page = QWidget()
+        outer = QVBoxLayout(page)
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setWidget(page)
+        root.addWidget(self.scroller, 1)
         self.from_label = QLabel()
         self.from_label.setAccessibleName("Sender")
         self.from_label.setWordWrap(True)
@@ -205,11 +217,14 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, LargeMessages, Comp
         progress_row.addWidget(self.progress_bar, 1)
         progress_row.addWidget(self.cancel_button)
         self.progress_area.hide()
-        outer.addWidget(self.progress_area)
+        bottom = QVBoxLayout()
+        bottom.setContentsMargins(9, 0, 9, 9)
+        root.addLayout(bottom)
+        bottom.addWidget(self.progress_area)
 
         self.result = ResultArea()
         self.result_label = self.result.label
-        outer.addWidget(self.result)
+        bottom.addWidget(self.result)
         for label in (self.from_label, self.subject_note, self.subject_warning, self.encrypt_note,
                       self.progress_label, self.result_label):
             label.setTextFormat(Qt.TextFormat.PlainText)  # addresses like <bob@example.org> are text, not HTML
@@ -232,7 +247,7 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, LargeMessages, Comp
         for button in (self.save_button, self.open_button, self.send_button):
             button.setAccessibleName(button.text().replace("&", ""))
             buttons.addWidget(button)
-        outer.addLayout(buttons)
+        bottom.addLayout(buttons)
         self.sign_box.setAccessibleName("Sign")
         self.encrypt_box.setAccessibleName("Encrypt")
 
