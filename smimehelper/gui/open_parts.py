@@ -98,7 +98,9 @@ class StudyOpening(_Base):
         elif " missing" in message:
             self.verdict_banner.show_message(f"The study is not complete. {message}", CAUTION)
         else:
-            self.verdict_banner.show_message(f"The {len(self._parts)} messages could not be opened together: {message}", PROBLEM)
+            hint = (" Open messages that are not parts of one study one at a time."
+                    if "is not a part of a split study" in message else "")
+            self.verdict_banner.show_message(f"The {len(self._parts)} messages could not be opened together: {message}{hint}", PROBLEM)
         self.failed.emit(message)
 
     # -- saving the study's files ------------------------------------------------------------

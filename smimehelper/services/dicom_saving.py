@@ -39,7 +39,8 @@ class FileSaving:
     original_size: int
     size: int
     method: str | None  # None: it travels unchanged
-    note: str = ""  # why it travels unchanged
+    note: str = ""  # why it travels unchanged, or why it could not be measured
+    failed: bool = False  # not measured (unreadable now, the temporary folder full...)
 
 
 @dataclass(frozen=True)
@@ -112,9 +113,9 @@ def measure_one(source: Path, target: Path, method: str) -> FileSaving:
 
     try:
         result = compress_file(source, target, method, verify=False)
-    except UserError as exc:  # unreadable now, or the disk is full: it would travel unchanged or fail then
+    except UserError as exc:  # unreadable now, or the disk is full: sending says so again
         size = _size(source)
-        return FileSaving(Path(source), size, size, None, str(exc))
+        return FileSaving(Path(source), size, size, None, str(exc), failed=True)
     finally:
         Path(target).unlink(missing_ok=True)
     return FileSaving(Path(source), result.original_size, result.size, result.method, result.note)

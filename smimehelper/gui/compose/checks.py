@@ -92,6 +92,7 @@ class ComposeChecks(_Base):
 
     def _recipients_changed(self) -> None:
         self._check_online()
+        self._update_size()  # each recipient adds to every message (and to the count of a split)
 
     def _check_online(self) -> None:
         """Revocation of the recipients' certificates, checked online, one address at a time."""

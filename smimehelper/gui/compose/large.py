@@ -43,10 +43,11 @@ class LargeMessages(_Base):
         """Each attachment entry (a file, a study folder) -> the bytes it travels as: its DICOM
         images at their measured compressed size while "Make smaller" is on."""
         measured = self.shrink.sizes()
-        return {a.path: sum(measured.get(p, size) for p, size in a.file_sizes()) for a in self.files.entries()}
+        return {a.path: sum(measured.get(p, size) for p, size in a.file_sizes()) for a in self.files.entries()
+                if not a.folder or a.content_type is not None}  # a study not looked at yet: the checks count it themselves
 
     def travelling_bytes(self) -> int:
-        return sum(self.travelling_sizes().values())
+        return sum(self.travelling_sizes().values())  # a study still being looked at counts once it was
 
     def limit_where(self) -> str:
         """Who sets the limit, for "... but X accepts at most ..."."""

@@ -35,6 +35,7 @@ class Measured:
     sent: int  # bytes as sent
     compressed: bool
     note: str
+    failed: bool = False
 
 
 def _key(path: Path) -> tuple[Path, int, int] | None:
@@ -55,6 +56,7 @@ class ShrinkPanel(QWidget):
         super().__init__(parent)
         self._tasks = tasks
         self._paths: tuple[Path, ...] = ()
+        self._keys: dict[Path, tuple[Path, int, int]] = {}
         self._measured: dict[tuple[Path, int, int], Measured] = {}
         self._control: TaskControl | None = None
         self._generation = 0
@@ -107,16 +109,13 @@ class ShrinkPanel(QWidget):
         on; files not measured yet are missing)."""
         if not self.enabled():
             return {}
-        found = {}
-        for path in self._paths:
-            key = _key(path)
-            if key is not None and key in self._measured:
-                found[path] = self._measured[key].sent
-        return found
+        return {path: self._measured[key].sent for path, key in self._keys.items() if key in self._measured}
 
     def set_files(self, paths: Sequence[Path]) -> None:
         """The uncompressed DICOM images now attached."""
         self._paths = tuple(dict.fromkeys(Path(p) for p in paths))
+        # Looked up once here, not on every keystroke (the size estimate asks for sizes() often).
+        self._keys = {p: k for p in self._paths if (k := _key(p)) is not None}
         self.setVisible(bool(self._paths))
         if self.switch.isChecked():
             self._measure()
@@ -142,7 +141,7 @@ class ShrinkPanel(QWidget):
         self.changed.emit()
 
     def _measure(self) -> None:
-        wanted = [p for p in self._paths if (k := _key(p)) is not None and k not in self._measured]
+        wanted = [p for p, k in self._keys.items() if k not in self._measured]
         if not wanted:
             return
         if self._control is not None:
@@ -154,20 +153,21 @@ class ShrinkPanel(QWidget):
         self._again = False
         from ... import services
 
-        keys = [_key(p) for p in wanted]
+        keys = [self._keys[p] for p in wanted]
 
-        def work(control: TaskControl) -> list[tuple[tuple[Path, int, int] | None, Measured]]:
+        def work(control: TaskControl) -> list[tuple[tuple[Path, int, int], Measured]]:
             saving = services.measure_saving(wanted, METHOD, progress=control.progress, cancelled=control.cancelled)
-            return [(key, Measured(f.original_size, f.size, f.method is not None, f.note))
+            return [(key, Measured(f.original_size, f.size, f.method is not None, f.note, f.failed))
                     for key, f in zip(keys, saving.files)]
 
-        def done(results: list[tuple[tuple[Path, int, int] | None, Measured]]) -> None:
+        def done(results: list[tuple[tuple[Path, int, int], Measured]]) -> None:
             if not isValid(self) or generation != self._generation:
                 return
+            failures = [m.note for _key, m in results if m.failed]
             for key, measured in results:
-                if key is not None:
+                if not measured.failed:  # a failure is measured again next time
                     self._measured[key] = measured
-            self._finished()
+            self._finished(f"not measured: {failures[0]}" if failures else "")
 
         def failed(message: str) -> None:
             if not isValid(self) or generation != self._generation:
@@ -207,7 +207,7 @@ class ShrinkPanel(QWidget):
             self.saving_label.setText(f"{images} could be sent smaller without changing a single pixel.")
             self.details.set_text("")
             return
-        known = [self._measured[k] for p in self._paths if (k := _key(p)) is not None and k in self._measured]
+        known = [self._measured[k] for k in self._keys.values() if k in self._measured]
         if problem or len(known) < count:
             reason = problem or "not measured yet"
             self.saving_label.setText(f"{images} will be made smaller when the message is built ({reason}).")

@@ -400,6 +400,7 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, LargeMessages, Comp
         text = f"{files}. The message will be about {human_size(size)}; limit {human_size(self._limit)} ({self._limit_source})."
         over = size > self._limit
         if over:
-            text += " Too large for one message: see below."
+            text += (" Too large for one message: see below." if count else
+                     " Too large for one message: shorten the text, or save it as a file.")
         self.files.show_size(text, over)
         self._update_offer(size)
