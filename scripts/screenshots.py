@@ -307,6 +307,26 @@ def capture(out: Path, platform: str) -> int:
             slug = slugs[index] if index < len(slugs) else f"tab-{index + 1}"
             shoot(window, f"main-{index + 1}-{slug}")
 
+        # A CBCT study too large for one message: the study entry with its file count, "Make
+        # smaller (lossless)" and "Send as N messages" (the same split as compose --split).
+        from tests.core.dicom.synthetic import write_study
+
+        study = write_study(tmp / "CBCT_2026-01-15", 60, 512, 512)
+        window.tabs.setCurrentWidget(compose)
+        compose.clear_message()
+        compose.to_field.edit.setText(fill["to_field"])
+        compose.subject_edit.setText("The CBCT for the implant planning")
+        compose.body_edit.setPlainText("Dear colleague,\n\nthe CBCT we discussed is attached.\n\nKind regards,\nDr. Demo Sender")
+        compose.add_attachments([study.folder])
+        wait_for(lambda: not compose.files.looking() and compose.split_offer.isVisible(), "the study looked at")
+        settle(300)
+        compose.split_offer.choice.setChecked(True)
+        window.resize(1000, 790)
+        settle(100)
+        compose.scroller.ensureWidgetVisible(compose.split_offer)  # the study entry, the table, the offer
+        shoot(window, "main-1b-compose-split")
+        window.resize(1000, 720)
+
         # A colleague whose practice runs its own authority: not trusted yet, and the dialog that
         # trusts it after comparing the fingerprint (made by the OpenSSL command line).
         from smimehelper.gui.trust_dialog import TrustDialog

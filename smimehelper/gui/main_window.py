@@ -1,6 +1,7 @@
 """The main window: Compose, Open, Contacts, My certificates, Outbox, Log and Inbox, one tab each.
 
-A dropped .eml opens in the Open tab; other dropped files become attachments in Compose. With
+A dropped .eml opens in the Open tab (several: the parts of a study, put back together); other
+dropped files become attachments in Compose. With
 no certificate imported yet, the first-run assistant comes first.
 """
 
@@ -12,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QMainWindow, QMessageBox, QTabWidget, QWidget
 
 from .context import GuiContext
 from .style import app_icon
@@ -122,9 +123,8 @@ class MainWindow(QMainWindow):
             refresh()
 
     def _choose_message(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open message", "", "E-mail messages (*.eml);;All files (*)")
-        if path:
-            self.open_message(Path(path))
+        self.show_tab("opener")
+        self.opener.choose_file()  # one message, or all parts of a study
 
     def open_message(self, path: Path) -> None:
         self.show_tab("opener")
@@ -159,8 +159,9 @@ class MainWindow(QMainWindow):
         paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
         messages = [p for p in paths if p.suffix.lower() == ".eml"]
         others = [p for p in paths if p.suffix.lower() != ".eml"]
-        if messages:
-            self.open_message(messages[0])
+        if messages:  # several: the parts of a study sent in several messages
+            self.show_tab("opener")
+            self.opener.open_files(messages)
         if others:
             self.show_tab("compose")
             self.compose.add_attachments(others)

@@ -7,7 +7,7 @@ are made on the task runner while the message is opened (:func:`look_at_attachme
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +22,7 @@ from .widgets import visible
 from .words import type_name
 
 if TYPE_CHECKING:
-    from ..core.reader import OpenedMessage
+    from ..core.reader import OpenedMessage, ReceivedAttachment
 
 THUMBNAIL_SIDE = 56
 THUMBNAIL_MESSAGE_LIMIT = 512 * 1024 * 1024
@@ -81,16 +81,23 @@ class AttachmentsTable(QTableWidget):
         self.setRowCount(0)
 
     def fill(self, opened: OpenedMessage, looked: dict[int, Looked]) -> None:
-        self.setRowCount(len(opened.attachments))
+        self._fill_rows([(a, "") for a in opened.attachments], looked)
+
+    def fill_study(self, files: Sequence[tuple[ReceivedAttachment, int]], parts: int, looked: dict[int, Looked]) -> None:
+        """The files of a study sent in several messages: (file, the part it came in)."""
+        self._fill_rows([(a, f"in part {part} of {parts}") for a, part in files], looked)
+
+    def _fill_rows(self, rows: Sequence[tuple[ReceivedAttachment, str]], looked: dict[int, Looked]) -> None:
+        self.setRowCount(len(rows))
         generic = self.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
-        for row, attachment in enumerate(opened.attachments):
+        for row, (attachment, where) in enumerate(rows):
             name = visible(attachment.filename)
             seen = looked.get(row)
             kind = seen.content_type if seen is not None else attachment.content_type
             words = type_name(kind)
             tip = (f"{name}\n{words} ({visible(kind)}"
                    + (f", sent as {visible(attachment.content_type)}" if kind != attachment.content_type else "")
-                   + f"), {attachment.size} bytes\nSHA-256 {attachment.sha256}")
+                   + f"), {attachment.size} bytes" + (f", {where}" if where else "") + f"\nSHA-256 {attachment.sha256}")
             cells = (name, words, human_size(attachment.size))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -106,7 +113,7 @@ class AttachmentsTable(QTableWidget):
             self.setCellWidget(row, 3, button)
         if looked and any(v.image is not None for v in looked.values()):
             self.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIDE + 6)
-        if opened.attachments:
+        if rows:
             self.selectRow(0)
 
     def has_thumbnail(self, row: int) -> bool:

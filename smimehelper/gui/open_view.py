@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -37,6 +36,8 @@ from .. import services
 from ..core.display import TRUNCATED_NOTE, human_size
 from .context import GuiContext
 from .open_attachments import AttachmentsTable, Looked
+from .open_parts import StudyOpening
+from .open_saving import OpenSaving
 from .open_work import _asker, open_and_look  # noqa: F401 (re-exported)
 from .open_verdict import technical_details, trust_candidate, verdict
 from .style import icon
@@ -51,10 +52,11 @@ if TYPE_CHECKING:
 fingerprint_lines = fingerprint_groups  # the old name
 
 
-class OpenView(QWidget):
+class OpenView(StudyOpening, OpenSaving, QWidget):
     """The "Open message" tab.
 
-    Public API: ``open_file(path)``, ``choose_file()``, ``save_attachment(index)``,
+    Public API: ``open_file(path)``, ``open_files(paths)`` (several: the parts of a study,
+    :mod:`.open_parts`), ``choose_file()``, ``save_attachment(index)``,
     ``save_all()``, ``is_busy()``, ``opened`` (the last :class:`OpenedMessage` or None),
     ``path``; signals ``message_opened(object)``, ``failed(str)`` and ``saved(list)``.
     """
@@ -73,6 +75,8 @@ class OpenView(QWidget):
         self._on_release: Callable[[], None] | None = None  # called when the shown message is replaced
         self._generation = 0
         self._busy = 0
+        self._controls: list[Any] = []  # the tasks Cancel stops
+        self._parts: tuple[Path, ...] = ()  # the messages of the study shown (open_parts)
         self._last_folder = ""
         self._build()
 
@@ -89,10 +93,17 @@ class OpenView(QWidget):
         self.progress.setMaximumWidth(160)
         self.progress.setAccessibleName("Working")
         self.progress.hide()
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel")
+        self.cancel_button.setToolTip("Stop (Esc); nothing is saved")
+        self.cancel_button.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.hide()
         top = QHBoxLayout()
         top.addWidget(self.open_button)
         top.addWidget(self.file_label, 1)
         top.addWidget(self.progress)
+        top.addWidget(self.cancel_button)
 
         self.verdict_banner = Banner(name="Security verdict")
         self.verdict_banner.label.setFont(_bold(self.verdict_banner.label.font()))
@@ -169,10 +180,17 @@ class OpenView(QWidget):
         return self._busy > 0
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open message", self._last_folder,
-                                              "E-mail messages (*.eml);;All files (*)")
-        if path:
-            self.open_file(Path(path))
+        """One message, or several: the parts of a study sent in several messages."""
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open message (or all parts of a study)", self._last_folder,
+                                                "E-mail messages (*.eml);;All files (*)")
+        if paths:
+            self.open_files([Path(p) for p in paths])
+
+    def cancel(self) -> None:
+        """Stop opening or saving the parts of a study (nothing is kept)."""
+        for control in self._controls:
+            control.cancel()
+        self.cancel_button.setEnabled(False)
 
     def open_file(self, path: Path) -> None:
         """Decrypt and check ``path`` on a worker thread; the result replaces what is shown."""
@@ -191,7 +209,7 @@ class OpenView(QWidget):
         request = services.OpenInput(message=path)
         ctx = self.ctx
 
-        def work(_control: Any) -> tuple[OpenedMessage, dict[int, Looked]]:
+        def work(_control: Any) -> tuple[OpenedMessage, dict[int, Looked], str]:
             return open_and_look(ctx, request, passphrase)
 
         self._start(work, lambda result: self._show(generation, *result), lambda message: self._open_failed(generation, message))
@@ -213,7 +231,7 @@ class OpenView(QWidget):
         if callback is not None:
             callback()
 
-    def _show(self, generation: int, opened: OpenedMessage, looked: dict[int, Looked] | None = None) -> None:
+    def _show(self, generation: int, opened: OpenedMessage, looked: dict[int, Looked] | None = None, part_note: str = "") -> None:
         if generation != self._generation:
             return
         self.opened = opened
@@ -242,6 +260,8 @@ class OpenView(QWidget):
             self.body_view.setPlainText("")
             self.body_view.setPlaceholderText("This message has no text.")
         self._fill_attachments(opened, looked or {})
+        if part_note:  # one part of a study sent in several messages
+            self.status_banner.show_message(visible(part_note), CAUTION)
         self.message_opened.emit(opened)
 
     def _open_failed(self, generation: int, message: str) -> None:
@@ -254,6 +274,7 @@ class OpenView(QWidget):
         self.failed.emit(message)
 
     def _clear_message(self) -> None:
+        self.study = None
         self.verdict_banner.clear()
         self.verdict_details.clear()
         self.verdict_details.hide()
@@ -285,103 +306,38 @@ class OpenView(QWidget):
 
         chain = tuple(c for c in signature.certificates if c != signature.signer)
         if TrustDialog.offer(self, self.ctx, signature.signer, chain, signature.signer_email or ""):
-            self.open_file(self.path)
-
-    # -- saving ---------------------------------------------------------------------------------
-    def _save_current(self) -> None:
-        row = self.attachments_table.currentRow()
-        if row >= 0:
-            self.save_attachment(row)
-
-    def _confirm_unsafe(self) -> bool:
-        """Files of a message whose checks failed may have been changed: say so first."""
-        if self.opened is None or self.opened.all_good:
-            return True
-        answer = QMessageBox.question(
-            self, "Save files of an unverified message?",
-            "A security check of this message failed, so its files may have been changed or may "
-            "not come from the sender. Save them anyway?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
-        )
-        return answer == QMessageBox.StandardButton.Yes
-
-    def _choose_folder(self, title: str) -> Path | None:
-        folder = QFileDialog.getExistingDirectory(self, title, self._last_folder)
-        if not folder:
-            return None
-        self._last_folder = folder
-        return Path(folder)
-
-    def save_attachment(self, index: int) -> None:
-        """Ask for a folder and save attachment ``index`` there (safe name, never overwriting)."""
-        if self.opened is None or self.path is None or not 0 <= index < len(self.opened.attachments):
-            return
-        if not self._confirm_unsafe():
-            return
-        shown = self.opened.attachments[index]
-        folder = self._choose_folder(f"Save {visible(shown.filename)} to folder")
-        if folder is None:
-            return
-        request = services.OpenInput(message=self.path)
-        passphrase = self._passphrase or b""
-        ctx = self.ctx
-
-        def work(_control: Any) -> list[Path]:
-            return [services.save_attachment(request, index, shown, folder, _asker(passphrase), stores=ctx.stores())]
-
-        self.status_banner.show_message(f"Saving {visible(shown.filename)} ...", INFO)
-        self._start(work, self._saved, self._save_failed)
-
-    def save_all(self) -> None:
-        """Ask for a folder and save every attachment there."""
-        if self.opened is None or self.path is None or not self.opened.attachments:
-            return
-        if not self._confirm_unsafe():
-            return
-        folder = self._choose_folder("Save all files to folder")
-        if folder is None:
-            return
-        request = services.OpenInput(message=self.path, save_attachments=folder)
-        passphrase = self._passphrase or b""
-        ctx = self.ctx
-
-        def work(_control: Any) -> list[Path]:
-            opened = services.open_message_file(request, _asker(passphrase), stores=ctx.stores())
-            return [a.saved_to for a in opened.attachments if a.saved_to is not None]
-
-        self.status_banner.show_message("Saving the files ...", INFO)
-        self._start(work, self._saved, self._save_failed)
-
-    def _saved(self, paths: list[Path]) -> None:
-        if not paths:
-            self.status_banner.show_message("Nothing was saved.", CAUTION)
-        elif len(paths) == 1:
-            self.status_banner.show_message(f"Saved {visible(paths[0].name)} to {visible(str(paths[0].parent))}.", GOOD)
-        else:
-            self.status_banner.show_message(f"Saved {len(paths)} files to {visible(str(paths[0].parent))}.", GOOD)
-        self.saved.emit(paths)
-
-    def _save_failed(self, message: str) -> None:
-        self.status_banner.show_message(f"Not saved: {message}", PROBLEM)
-        self.failed.emit(message)
+            self._reopen()
 
     # -- tasks ------------------------------------------------------------------------------------
-    def _start(self, work: Callable[[Any], Any], done: Callable[[Any], None], error: Callable[[str], None]) -> None:
+    def _start(self, work: Callable[[Any], Any], done: Callable[[Any], None], error: Callable[[str], None], *,
+               progress: Callable[[int, int], None] | None = None, cancellable: bool = False) -> None:
         self._busy += 1
+        self.progress.setRange(0, 0)
         self.progress.show()
+        control: list[Any] = []
 
         def finish() -> bool:
             if not alive(self):
                 return False
             self._busy -= 1
             self.progress.setVisible(self._busy > 0)
+            if control and control[0] in self._controls:
+                self._controls.remove(control[0])
+            self.cancel_button.setVisible(bool(self._controls))
+            if not self._busy:
+                self.progress.setRange(0, 0)
             return True
 
-        self.ctx.tasks.run(
+        control.append(self.ctx.tasks.run(
             work,
             on_done=lambda result: finish() and done(result),
             on_error=lambda message: finish() and error(message),
-        )
+            on_progress=(lambda d, t: alive(self) and progress(d, t)) if progress is not None else None,
+        ))
+        if cancellable:
+            self._controls.append(control[0])
+            self.cancel_button.setEnabled(True)
+            self.cancel_button.show()
 
 
 def _bold(font: QFont) -> QFont:

@@ -14,6 +14,8 @@ faces decide how to ask for a passphrase, show progress or print. Nothing here p
 - ``connection_test``: the first run's connection test, in words, that can be cancelled
 - ``preflight``: what would stop a message, found before the passphrase is asked
 - ``trust``: trust a colleague's authority, or only their certificate
+- ``dicom`` (CLI and compose), ``dicom_saving``: the measured saving of lossless compression,
+  ``dicom_parts``: a study sent in several messages put back together
 
 ``clock`` is the one time seam: every use case asks :func:`now`, which calls ``services.clock``
 at call time, so a test (or a frozen-time demo) replaces ``services.clock`` and all of them see
@@ -64,6 +66,8 @@ _EXPORTS = {
         "AuthorityOffer", "CertificateOffer", "authority_offer", "authority_from_file", "trust_authority",
         "certificate_offer", "trust_certificate", "stop_trusting_certificate", "fingerprint_groups", "contact_for",
     ),
+    "dicom_saving": ("Saving", "FileSaving", "MeasureCancelled", "can_compress", "measure_saving"),
+    "dicom_parts": ("Reassembled", "ReassemblyCancelled", "reassemble", "manifest_of", "one_part_text"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -98,6 +102,8 @@ if TYPE_CHECKING:  # what type checkers and editors see
     from .stores import ContactRow, Stores, import_contacts, list_contacts  # noqa: F401
     from .connection_test import ConnectionTest, run_connection_test  # noqa: F401
     from .preflight import Preflight, RecipientProblem, SizeProblem, check_before_sending, estimate_message_size  # noqa: F401
+    from .dicom_parts import Reassembled, ReassemblyCancelled, manifest_of, one_part_text, reassemble  # noqa: F401
+    from .dicom_saving import FileSaving, MeasureCancelled, Saving, can_compress, measure_saving  # noqa: F401
     from .trust import (  # noqa: F401
         AuthorityOffer, CertificateOffer, authority_from_file, authority_offer, certificate_offer, contact_for,
         fingerprint_groups, stop_trusting_certificate, trust_authority, trust_certificate,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.dicom.annex_e import DeidOptions
 from ..core.dicom.files import os_reason, private_folder
 from ..core.disclosure.model import DisclosedFile
-from ..core.errors import InputFileError, SecurityVerdictError
+from ..core.errors import InputFileError
 from ..core.mime.writer import Attachment, prepare_attachment
 
 if TYPE_CHECKING:
@@ -290,69 +288,8 @@ def _move_new(source: Path, target: Path) -> None:
     source.unlink()
 
 
-# -- open: several parts of one study -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reassembled:
-    opened: tuple[object, ...]  # OpenedMessage per part, in part order
-    files: tuple[Path, ...]
-    study: dict[str, str]
-    parts: int
-
-
-def has_manifest(opened: object) -> bool:
-    from ..core.dicom.split import MANIFEST_NAME
-
-    return any(a.filename == MANIFEST_NAME for a in opened.attachments)  # type: ignore[attr-defined]
-
-
-def reassemble(messages: Sequence[Path], out_dir: Path | None, open_one: Callable[[Path, Path], object]) -> Reassembled:
-    """Open every part (``open_one(message, save_dir)``), check them against their manifest and,
-    with ``out_dir``, write the study's files there. Raises PartsMissing naming missing parts."""
-    from ..core.dicom.split import MANIFEST_NAME, Manifest, PartsMissing, check_parts, missing_text, sha256_file
-
-    with private_folder(None, "smimehelper-parts-") as scratch:  # decrypted files: never left behind
-        manifests, opened_by_part, saved = [], {}, {}
-        signers = set()
-        for index, message in enumerate(messages):
-            folder = Path(scratch) / f"m{index}"
-            folder.mkdir()
-            opened = open_one(Path(message), folder)
-            if not opened.all_good:  # type: ignore[attr-defined]
-                raise SecurityVerdictError(f"{Path(message).name} did not pass the security checks; open it alone to see why. Nothing was saved.")
-            manifest_att = next((a for a in opened.attachments if a.filename == MANIFEST_NAME), None)  # type: ignore[attr-defined]
-            if manifest_att is None or manifest_att.saved_to is None:
-                raise InputFileError(f"{Path(message).name} is not a part of a split study.")
-            manifest = Manifest.parse(manifest_att.saved_to.read_bytes())
-            manifests.append(manifest)
-            opened_by_part.setdefault(manifest.part, opened)
-            signers.add(tuple(s.signer_email for s in opened.signatures))  # type: ignore[attr-defined]
-            for a in opened.attachments:  # type: ignore[attr-defined]
-                if a.filename != MANIFEST_NAME and a.saved_to is not None:
-                    saved.setdefault((manifest.part, a.filename), a.saved_to)
-        check = check_parts(manifests)
-        if check.missing:
-            raise PartsMissing(missing_text(check))
-        if len(signers) != 1:
-            raise SecurityVerdictError("The parts were signed by different senders; nothing was saved.")
-        written: list[Path] = []
-        for entry in check.manifest.files:
-            source = saved.get((entry.part, entry.name))
-            if source is None or sha256_file(source) != entry.sha256:
-                raise SecurityVerdictError(f"{entry.name} in part {entry.part} is missing or not the file the sender listed. Nothing was saved.")
-        if out_dir is not None:
-            out_dir = Path(out_dir)
-            out_dir.mkdir(parents=True, exist_ok=True)
-            clashes = [e.name for e in check.manifest.files if (out_dir / e.name).exists()]
-            if clashes:
-                raise InputFileError(f"{out_dir / clashes[0]} already exists; choose an empty folder.")
-            for entry in check.manifest.files:
-                target = out_dir / entry.name
-                shutil.move(str(saved[(entry.part, entry.name)]), target)
-                written.append(target)
-        ordered = tuple(opened_by_part[k] for k in sorted(opened_by_part))
-        return Reassembled(ordered, tuple(written), check.manifest.study, check.manifest.parts)
+# -- open: several parts of one study (services/dicom_parts.py) ------------------------------
+from .dicom_parts import Reassembled, ReassemblyCancelled, has_manifest, reassemble  # noqa: E402,F401 (the old home)
 
 
 # -- compose with --deidentify / --compress / --split ----------------------------------------

@@ -10,7 +10,7 @@ problem together with the way out, so the user fixes them all in one go.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -99,19 +99,25 @@ def check_before_sending(
     limit: int | None = None,
     limit_source: str = "your mail account",
     now: dt.datetime | None = None,
+    sizes: Mapping[Path, int] | None = None,
 ) -> Preflight:
     """Every problem that would stop this message, found without the passphrase and without
     building anything: each recipient without a usable certificate (when encrypting), and the
-    size against ``limit`` (None: no limit applies, e.g. saving to a file)."""
+    size against ``limit`` (None: no limit applies, e.g. saving to a file).
+
+    A folder counts as the DICOM files in it (what travels as its study archive); ``sizes``
+    gives the bytes an attachment will travel as when known better than its size on disk (a
+    study made smaller by lossless compression, as measured)."""
     problems: list[RecipientProblem] = []
     if encrypt:
         problems = _recipient_problems(stores, addresses, now or clock())
     size = None
     if limit is not None:
-        sizes = [(p.name, _size(p)) for p in attachments]
-        estimated = estimate_message_size(sum(s for _n, s in sizes), body_bytes, encrypt=encrypt)
+        known = sizes or {}
+        travelling = [(p.name, known[p] if p in known else _size(p)) for p in map(Path, attachments)]
+        estimated = estimate_message_size(sum(s for _n, s in travelling), body_bytes, encrypt=encrypt)
         if estimated > limit:
-            too_big = [(n, s) for n, s in sizes if estimate_message_size(s, 0, encrypt=encrypt) > limit]
+            too_big = [(n, s) for n, s in travelling if estimate_message_size(s, 0, encrypt=encrypt) > limit]
             largest = max(too_big, key=lambda t: t[1]) if too_big else None
             size = SizeProblem(estimated, limit, largest, limit_source)
     return Preflight(tuple(problems), size)
@@ -119,6 +125,10 @@ def check_before_sending(
 
 def _size(path: Path) -> int:
     try:
+        if path.is_dir():
+            from ..core.dicom.fileset import dicom_files_in
+
+            return sum(f.stat().st_size for f in dicom_files_in(path))
         return path.stat().st_size
     except OSError:
         return 0  # compose names an unreadable file itself

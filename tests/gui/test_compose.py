@@ -256,8 +256,10 @@ def test_dropped_files_and_folders_become_attachments(qtbot, view: ComposeView, 
     event = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     view.dropEvent(event)
     assert event.isAccepted()
-    assert [p.name for p in view.attachments()] == ["IM1", "IM2", "face.jpg"]
+    # A folder with DICOM files is one study (tests/gui/test_compose_study.py sends it).
+    assert [p.name for p in view.attachments()] == ["study", "face.jpg"]
     settle()
+    assert view.attachment(study).item.text(2) == "DICOM study, 2 files" and view.files.count() == 3
     # A dropped message is left to the main window (it opens it in the Open tab).
     message = QMimeData()
     message.setUrls([QUrl.fromLocalFile(str(tmp_path / "letter.eml"))])
@@ -265,7 +267,7 @@ def test_dropped_files_and_folders_become_attachments(qtbot, view: ComposeView, 
     refused.setAccepted(False)
     view.dropEvent(refused)
     assert not refused.isAccepted()
-    assert len(view.attachments()) == 3
+    assert len(view.attachments()) == 2
 
 
 def test_subject_warns_about_patient_data_from_the_attached_dicom(qtbot, view: ComposeView, settle: Settle, tmp_path: Path) -> None:

@@ -137,15 +137,9 @@ class ComposeActions(_Base):
         if not stores.identities.list():
             self._show("error", NO_IDENTITY)
             return
-        start = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
-        chosen, _filter = QFileDialog.getSaveFileName(
-            self, "Save the message", str(start / "encrypted-message.eml"), "E-mail messages (*.eml);;All files (*)"
-        )
-        if not chosen:
+        out = self._save_target(request)
+        if out is None:
             return
-        out = Path(chosen)
-        if not out.suffix:
-            out = out.with_suffix(".eml")
         secret = self._passphrase(stores, request.sign)
         if secret is None:
             return
@@ -157,7 +151,17 @@ class ComposeActions(_Base):
 
         self._run("Building the encrypted message...", work, self._saved)
 
-    # == drag and drop ============================================================================
+    def _save_target(self, request: services.ComposeInput) -> Path | None:
+        """The file the user chooses for the message; None when they cancel."""
+        start = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation) or Path.home())
+        chosen, _filter = QFileDialog.getSaveFileName(
+            self, "Save the message", str(start / "encrypted-message.eml"), "E-mail messages (*.eml);;All files (*)"
+        )
+        if not chosen:
+            return None
+        out = Path(chosen)
+        return out if out.suffix else out.with_suffix(".eml")
+
 
     def _account(self, stores: services.Stores, accounts: list[Account]) -> Account | None:
         """The account of your certificate's address, else the first one."""
@@ -207,7 +211,12 @@ class ComposeActions(_Base):
             sign_key=None, out=Path("message.eml"), attachments=tuple(self.attachments()), sign=sign, encrypt=encrypt,
             purpose=self.purpose_edit.currentText().strip() or PURPOSES[0],
         )
+        request = self._with_options(request)
         return request if self.preflight(request, sending=sending) else None
+
+    def _with_options(self, request: services.ComposeInput) -> services.ComposeInput:
+        """The request with what the view's other panels chose (DICOM options: see the view)."""
+        return request
 
     def _run(self, what: str, work: Callable[[TaskControl], Any], on_done: Callable[[Any], None]) -> None:
         self._set_busy(True, what)
@@ -290,7 +299,10 @@ class ComposeActions(_Base):
             lines.append(f"Encryption: S/MIME enveloped data, {cipher_name(result.cipher) or result.cipher}")
         if result.signed:
             lines.append("Signature: S/MIME detached signature (SHA-256)")
-        lines.append(f"Message size: {result.size} bytes")
+        if outcome.parts:
+            lines += [f"Part {n} of {len(outcome.parts)}: {p.path.name}, {p.size} bytes" for n, p in enumerate(outcome.parts, start=1)]
+        else:
+            lines.append(f"Message size: {result.size} bytes")
         return "\n".join(lines)
 
     def _sent(self, report: SendReport) -> None:
@@ -298,7 +310,11 @@ class ComposeActions(_Base):
         lines = [d.message for d in report.delivered]
         recipients = ", ".join(dict.fromkeys(r for item in report.items for r in item.recipients))
         sent = [d for d in report.delivered if d.item.state == "sent"]
-        if report.all_sent:
+        parts = report.outcome.parts
+        if report.all_sent and parts:
+            head = (f"Sent to {recipients} as {len(parts)} messages "
+                    f"({human_size(sum(p.size for p in parts))} together, the largest {human_size(max(p.size for p in parts))}).")
+        elif report.all_sent:
             head = f"Sent to {recipients} ({human_size(report.outcome.result.size)})."
         elif sent:
             head = f"Only part was sent ({len(sent)} of {len(report.items)} messages); the rest waits in the Outbox."
@@ -319,7 +335,10 @@ class ComposeActions(_Base):
 
     def _saved(self, outcome: services.ComposeOutcome) -> None:
         self.last_outcome, self.last_report = outcome, None
-        self._show("warn" if outcome.warnings else "ok", "\n".join([
-            f"Saved the message to {outcome.result.path} ({human_size(outcome.result.size)}).",
-            *self._describe(outcome),
-        ]), self._technical(outcome))
+        if outcome.parts:
+            head = (f"Saved {len(outcome.parts)} messages to {outcome.result.path.parent}: "
+                    f"{outcome.parts[0].path.name} to {outcome.parts[-1].path.name} "
+                    f"({human_size(sum(p.size for p in outcome.parts))} together).")
+        else:
+            head = f"Saved the message to {outcome.result.path} ({human_size(outcome.result.size)})."
+        self._show("warn" if outcome.warnings else "ok", "\n".join([head, *self._describe(outcome)]), self._technical(outcome))

@@ -32,7 +32,10 @@ class ComposeChecks(_Base):
             found = services.check_before_sending(
                 self.ctx.stores(), (*request.to, *request.cc, *request.bcc), encrypt=request.encrypt,
                 attachments=request.attachments, body_bytes=len(request.body.encode("utf-8")),
-                limit=self.size_limit() if sending and not getattr(request, "split", False) else None,  # split: parts fit limit_source=self._limit_source or "your mail account",
+                # Sent as several messages, each part is made to fit the limit.
+                limit=self.size_limit() if sending and not request.split else None,
+                limit_source=self.limit_where(),
+                sizes=self.travelling_sizes(),
             )
         except UserError as exc:
             self._show("error", str(exc))
@@ -41,6 +44,9 @@ class ComposeChecks(_Base):
         if found.ok:
             return True
         sentences = found.sentences()
+        if found.size is not None and self.split_offer.count() > 1:
+            sentences.append(f"You can send it as {self.split_offer.count()} messages: tick \"Send as "
+                             f"{self.split_offer.count()} messages\" under the files, then send again.")
         head = ("Nothing was built or sent, because:" if sending else "Nothing was saved, because:")
         self._show("error", "\n".join([head, *(f"\u2022 {s}" for s in sentences)]))
         return False
@@ -86,6 +92,7 @@ class ComposeChecks(_Base):
 
     def _recipients_changed(self) -> None:
         self._check_online()
+        self._update_size()  # each recipient adds to every message (and to the count of a split)
 
     def _check_online(self) -> None:
         """Revocation of the recipients' certificates, checked online, one address at a time."""

@@ -77,7 +77,7 @@ class PackageActions(_Base):
             return
         base = package_service.PackageInput(
             to=email, subject=self.subject_edit.text().strip(), body=self.body_edit.toPlainText(),
-            attachments=tuple(self.attachments()),
+            attachments=tuple(self.files.file_paths()),  # a study folder: its DICOM files, one by one
         )
         ctx = self.ctx
         if way == SAVE:

@@ -11,7 +11,6 @@ attachments are :class:`.attachments.AttachmentPanel`; the ways out are :class:`
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,13 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QComboBox,
+    QFrame,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -47,11 +48,14 @@ from .package import PackageActions
 from .result import ResultArea
 from .attachments import Attachment, AttachmentPanel
 from .deid import PACKAGE_REFUSED, DeidentifyPanel
+from .large import LargeMessages
+from .shrink import ShrinkPanel
+from .split_offer import SplitOffer
 from .texts import NO_IDENTITY, PURPOSES, RED, estimate_message_size
 from .work import SendReport
 
 
-class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWidget):
+class ComposeView(PackageActions, AskActions, ComposeChecks, LargeMessages, ComposeActions, QWidget):
     """Write, then Send / Send with Thunderbird / Save .eml. See the module docstring."""
 
     def __init__(self, ctx: GuiContext, parent: QWidget | None = None) -> None:
@@ -64,6 +68,7 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
         self._online_checked: set[str] = set()
         self._control: TaskControl | None = None
         self._cancel_requested = False
+        self._part, self._part_done = 0, -1  # which message of a split study is being encrypted
         self._limit = DEFAULT_SIZE_LIMIT
         self._limit_source = ""
         self.last_outcome: services.ComposeOutcome | None = None
@@ -75,7 +80,17 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
 
     # == layout ====================================================================================
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        # The form scrolls (a study brings the patient-details table, "Make smaller" and the split
+        # offer; a laptop screen is 768-800 pixels high); progress, result and buttons stay in view.
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 0, 0, 0)
+        page = QWidget()
+        outer = QVBoxLayout(page)
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroller.setWidget(page)
+        root.addWidget(self.scroller, 1)
         self.from_label = QLabel()
         self.from_label.setAccessibleName("Sender")
         self.from_label.setWordWrap(True)
@@ -154,8 +169,14 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
         self.size_label = self.files.size_label
         outer.addWidget(self.files, 2)
         self.deid = DeidentifyPanel(self.ctx.tasks)  # "Remove patient details" + before/after table
-        self.files.changed.connect(lambda: self.deid.set_files(self.attachments()))
+        self.files.changed.connect(lambda: self.deid.set_files(self.files.file_paths()))
         outer.addWidget(self.deid, 1)
+        self.shrink = ShrinkPanel(self.ctx.tasks)  # "Make smaller (lossless)", the saving measured
+        self.files.changed.connect(lambda: self.shrink.set_files(self.files.compressible()))
+        self.shrink.changed.connect(self._update_size)
+        outer.addWidget(self.shrink)
+        self.split_offer = SplitOffer()  # too large: "Send as N messages"
+        outer.addWidget(self.split_offer)
 
         options = QHBoxLayout()
         self.sign_box = QCheckBox("S&ign")
@@ -196,11 +217,14 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
         progress_row.addWidget(self.progress_bar, 1)
         progress_row.addWidget(self.cancel_button)
         self.progress_area.hide()
-        outer.addWidget(self.progress_area)
+        bottom = QVBoxLayout()
+        bottom.setContentsMargins(9, 0, 9, 9)
+        root.addLayout(bottom)
+        bottom.addWidget(self.progress_area)
 
         self.result = ResultArea()
         self.result_label = self.result.label
-        outer.addWidget(self.result)
+        bottom.addWidget(self.result)
         for label in (self.from_label, self.subject_note, self.subject_warning, self.encrypt_note,
                       self.progress_label, self.result_label):
             label.setTextFormat(Qt.TextFormat.PlainText)  # addresses like <bob@example.org> are text, not HTML
@@ -223,7 +247,7 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
         for button in (self.save_button, self.open_button, self.send_button):
             button.setAccessibleName(button.text().replace("&", ""))
             buttons.addWidget(button)
-        outer.addLayout(buttons)
+        bottom.addLayout(buttons)
         self.sign_box.setAccessibleName("Sign")
         self.encrypt_box.setAccessibleName("Encrypt")
 
@@ -265,10 +289,6 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
     def attachments(self) -> list[Path]:
         return self.files.paths()
 
-    def _request(self, *, sending: bool = True) -> services.ComposeInput | None:  # the form's request, with the switch
-        request = super()._request(sending=sending)
-        return None if request is None else replace(request, deidentify=self.deid.options())
-
     def send_as_package(self, email: str) -> None:  # a package would carry the originals
         if self.deid.switch.isChecked():
             self._show("error", PACKAGE_REFUSED)
@@ -278,16 +298,6 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
     @staticmethod
     def _describe(outcome: services.ComposeOutcome) -> list[str]:
         return [*outcome.notes, *ComposeActions._describe(outcome)]
-
-    def _progress(self, done: int, total: int) -> None:  # services.dicom.FILES_PROGRESS: files, not bytes
-        if done >= 0 or total <= 0 or self._control is None:
-            super()._progress(done, total)
-            return
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setValue(min(1000, -done * 1000 // total))
-        if not self._cancel_requested:
-            what = "Removing patient details" if self.deid.switch.isChecked() else "Preparing the DICOM files"
-            self.progress_label.setText(f"{what}: {-done} of {total} files")
 
     def attachment(self, path: Path) -> Attachment | None:
         return self.files.get(path)
@@ -299,8 +309,9 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
         self.files.remove_selected()
 
     def estimated_size(self) -> int:
+        """About how large the one message would be, with the files as they travel."""
         body = len(self.body_edit.toPlainText().encode("utf-8"))
-        return estimate_message_size(self.files.total_bytes(), body, encrypt=self.encrypt_box.isChecked())
+        return estimate_message_size(self.travelling_bytes(), body, encrypt=self.encrypt_box.isChecked())
 
     def size_limit(self) -> int:
         return self._limit
@@ -383,8 +394,13 @@ class ComposeView(PackageActions, AskActions, ComposeChecks, ComposeActions, QWi
         size = self.estimated_size()
         count = self.files.count()
         files = f"{count} file{'s' if count != 1 else ''}, {human_size(self.files.total_bytes())}"
+        travelling = self.travelling_bytes()
+        if travelling != self.files.total_bytes():
+            files += f" ({human_size(travelling)} made smaller)"
         text = f"{files}. The message will be about {human_size(size)}; limit {human_size(self._limit)} ({self._limit_source})."
         over = size > self._limit
         if over:
-            text += " Too large for one message: send fewer or smaller files per message, or save it as a file."
+            text += (" Too large for one message: see below." if count else
+                     " Too large for one message: shorten the text, or save it as a file.")
         self.files.show_size(text, over)
+        self._update_offer(size)

@@ -32,9 +32,23 @@ class SendReport:
 
 
 def compose_in_task(stores: services.Stores, request: services.ComposeInput, secret: bytes, control: TaskControl) -> services.ComposeOutcome:
-    return services.compose_message(
-        request, lambda _prompt: secret, stores=stores, progress=control.progress, cancelled=control.cancelled
-    )
+    try:
+        return services.compose_message(
+            request, lambda _prompt: secret, stores=stores, progress=control.progress, cancelled=control.cancelled
+        )
+    finally:
+        if request.attachments and any(Path(p).is_dir() for p in request.attachments):
+            release_fileset_staging()
+
+
+def release_fileset_staging() -> None:
+    """pydicom's FileSet makes an (empty) staging folder in the temporary directory that goes
+    only when the FileSet is garbage-collected: its instances and the set refer to each other,
+    so only the cycle collector frees them. The app runs for hours; collect now, so nothing is
+    left in the temporary folder after a study archive was made."""
+    import gc
+
+    gc.collect()
 
 
 def compose_and_send(
