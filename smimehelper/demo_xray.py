@@ -18,7 +18,6 @@ import pathlib
 
 import numpy as np
 import numpy.typing as npt
-import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,

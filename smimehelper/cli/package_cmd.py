@@ -79,7 +79,6 @@ def _terminate_cleanly(_signum: int, _frame: object) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import signal
-    import tempfile
 
     previous = signal.signal(signal.SIGTERM, _terminate_cleanly)
     try:

@@ -17,7 +17,6 @@ import email.message
 import email.policy
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path

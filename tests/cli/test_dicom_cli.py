@@ -7,7 +7,6 @@ put back together byte for byte from shuffled parts.
 
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
 import hashlib

@@ -9,20 +9,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent, QGuiApplication
-from PySide6.QtWidgets import QDialogButtonBox, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QMessageBox
 
 from smimehelper import services
-from smimehelper.core.certs import describe
 from smimehelper.core.transport.accounts import make_account
-from smimehelper.gui import identity_view as identity_view_module
 from smimehelper.gui.context import GuiContext
-from smimehelper.gui.contacts_view import ContactsView
-from smimehelper.gui.identity_view import CertificateRequestDialog, IdentityView, RequestDetails
-from smimehelper.gui.widgets import CAUTION, GOOD, INFO, PROBLEM
+from smimehelper.gui.widgets import CAUTION, GOOD
 from smimehelper.gui.outbox_view import OutboxView
 from tests.core.helpers import compose
 from tests.gui.view_fixtures import PASS, answer as _answer, gui_ctx, home, stores  # noqa: F401 (fixtures)

@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import stat
 import subprocess
 from collections.abc import Sequence

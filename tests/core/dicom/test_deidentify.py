@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from pydicom.data import get_testdata_file
 from smimehelper.core.dicom.annex_e import DeidOptions, action_for, basic_action
 from smimehelper.core.dicom.deidentify import DeidSession, deidentify_file, deidentify_files, shift_date
 from smimehelper.core.errors import InputFileError, UserError
-from tests.core.dicom.synthetic import LEAK_STRINGS, PHI, PRIVATE_TEXT, UID_ROOT, write_intra_oral, write_study
+from tests.core.dicom.synthetic import LEAK_STRINGS, PHI, PRIVATE_TEXT, write_intra_oral, write_study
 
 
 def digest(path: Path) -> str:

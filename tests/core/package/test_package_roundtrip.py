@@ -219,7 +219,6 @@ def test_full_disk_leaves_nothing(files: list[Path], tmp_path: Path, monkeypatch
 
 def test_file_that_grows_or_shrinks_while_packed_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from smimehelper.core.mime.writer import prepare_attachment
-    from smimehelper.core.package import writer
     from smimehelper.core.package.writer import PackageRequest, write_package
     from tests.core.package.helpers import CREATED
 
