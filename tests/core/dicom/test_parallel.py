@@ -199,3 +199,25 @@ def test_helpers_stop_when_this_process_is_killed(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+_FORK_CHILD = "SMIMEHELPER_TEST_FORK_CHILD"
+_FORKED_TESTS = ("test_an_error_on_either_side_arrives_as_raised", "test_a_helper_that_dies_is_reported",
+                 "test_ctrl_c_waits_for_the_helpers_then_interrupts")
+
+
+def test_the_forked_path_runs_in_a_single_threaded_process() -> None:
+    """In the whole suite earlier tests leave threads behind (servers, Qt), so the tests above
+    skip there; the command line's process is single-threaded and takes that path, so they run
+    here in a fresh pytest process that must pass all of them, none skipped."""
+    import subprocess
+    import sys
+
+    if os.environ.get(_FORK_CHILD) or parallel._can_fork():
+        pytest.skip("this process is single-threaded: the tests above ran in it")
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
+         *(f"{Path(__file__).relative_to(root)}::{name}" for name in _FORKED_TESTS)],
+        cwd=root, env={**os.environ, _FORK_CHILD: "1"}, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0 and "4 passed" in proc.stdout and "skipped" not in proc.stdout, proc.stdout[-3000:]
