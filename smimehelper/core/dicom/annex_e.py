@@ -107,6 +107,111 @@ def basic_table() -> tuple[dict[int, str], tuple[tuple[int, int, str], ...]]:
     return exact, tuple(masked)
 
 
+def _unlisted(tag: int) -> str:
+    """Standard attributes the table does not list are retained (PS3.15 E.3); a tag the DICOM
+    dictionary does not define at all is removed, as private ones are. Nobody can say what such
+    a value holds: in a damaged or hand-edited file it is often a patient's name whose tag got
+    garbled (found by fuzzing: both engines kept it). Group lengths stay as they were."""
+    if tag & 0xFFFF == 0:
+        return "K"
+    exact, repeating = standard_tags()
+    if tag in exact or any(tag & mask == value for value, mask in repeating):
+        return "K"
+    return "X"
+
+
+def _dictionary_module() -> object:
+    """pydicom's data dictionary module, loaded from its file on its own (5 ms from its cached
+    bytecode): the byte-level engine must not pay for importing pydicom (0.25 s)."""
+    import importlib
+    import importlib.util
+    import sys
+
+    if "pydicom._dicom_dict" in sys.modules:
+        return sys.modules["pydicom._dicom_dict"]
+    spec = importlib.util.find_spec("pydicom")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, "_dicom_dict.py")
+        if os.path.isfile(path):
+            dict_spec = importlib.util.spec_from_file_location("_smimehelper_dicom_dict", path)
+            if dict_spec is not None and dict_spec.loader is not None:
+                module = importlib.util.module_from_spec(dict_spec)
+                dict_spec.loader.exec_module(module)
+                return module
+    return importlib.import_module("pydicom._dicom_dict")
+
+
+@functools.lru_cache(maxsize=1)
+def standard_tags() -> tuple[frozenset[int], tuple[tuple[int, int], ...]]:
+    """(every tag the DICOM dictionary defines, (value, mask) of its repeating groups such as
+    60xx3000), from pydicom's copy of PS3.6."""
+    module = _dictionary_module()
+    repeating = []
+    for pattern in module.RepeatersDictionary:  # e.g. "60xx3000": x is any hex digit
+        value = int(pattern.replace("x", "0"), 16)
+        mask = int("".join("0" if c == "x" else "F" for c in pattern), 16)
+        repeating.append((value, mask))
+    return frozenset(module.DicomDictionary), tuple(repeating)
+
+
+_ASCII_MAX = {"AE": 16, "AS": 4, "CS": 16, "DA": 10, "DS": 16, "DT": 26, "IS": 12, "TM": 16, "UI": 64}
+_CHARACTERS_MAX = {"SH": 16, "LO": 64, "PN": 3 * 64 + 2, "ST": 1024, "LT": 10240}
+_BINARY_SIZE = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "AT": 4, "UV": 8, "SV": 8}
+
+
+@functools.lru_cache(maxsize=1)
+def value_rules() -> dict[int, tuple[frozenset[str], int]]:
+    """Tag -> (the VRs PS3.6 defines for it, the most bytes its value may take or 0 for no
+    bound). The bound is for attributes of one value (VM 1) whose VR bounds the length (PS3.5
+    Table 6.2-1): text up to 4 bytes a character plus room for character set switches; padded
+    to even."""
+    shared: dict[tuple[str, bool], tuple[frozenset[str], int]] = {}  # a few dozen kinds for 5,000 tags
+
+    def rule(vr: str, single: bool) -> tuple[frozenset[str], int]:
+        limit = 0
+        if single:
+            if vr in _ASCII_MAX:
+                limit = _ASCII_MAX[vr]
+            elif vr in _CHARACTERS_MAX:
+                limit = _CHARACTERS_MAX[vr] * 4 + 64
+            elif vr in _BINARY_SIZE:
+                limit = _BINARY_SIZE[vr]
+        vrs = frozenset(part.strip() for part in vr.split(" or ")) if vr and vr != "NONE" else frozenset()
+        return (vrs | {"UN"} if vrs else frozenset(), limit + (limit & 1))
+
+    rules: dict[int, tuple[frozenset[str], int]] = {}
+    for tag, entry in _dictionary_module().DicomDictionary.items():  # type: ignore[attr-defined]
+        key = (entry[0], entry[1] == "1")
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = rule(*key)
+        rules[tag] = found
+    return rules
+
+
+_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13, 27))  # text may hold TAB, LF, FF, CR, ESC
+
+
+def implausible(tag: int, vr: str | None, length: int, value: bytes | None = None) -> str | None:
+    """Why a value to be kept cannot be what its attribute holds, or None. Found by fuzzing:
+    a damaged length field makes a value swallow the attributes after it (a patient's name
+    among them), a damaged VR or tag makes the rest of the file read as other attributes; both
+    engines kept such values. ``vr`` None: the file does not state it (implicit VR)."""
+    rule = value_rules().get(tag)
+    where = f"attribute ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    if rule is None:
+        return f"{where} is not a File Meta attribute" if tag >> 16 == 2 else None
+    vrs, limit = rule
+    if vr is not None and vrs and vr not in vrs:
+        return f"{where} says it holds {vr}; DICOM defines it as {' or '.join(sorted(vrs - {'UN'}))}"
+    if limit and length != 0xFFFFFFFF and length > limit:
+        return f"{where} is {length} bytes long; DICOM allows at most {limit}"
+    if value is not None and (vr in _ASCII_MAX or vr in _CHARACTERS_MAX) and vr != "UI":
+        if len(value.rstrip(b"\0 ").translate(None, _CONTROL)) != len(value.rstrip(b"\0 ")):
+            return f"{where} holds control characters where DICOM allows only text"
+    return None
+
+
 def basic_action(tag: int) -> str | None:
     """The Basic Profile code of a (public) tag as the table writes it; None if not listed."""
     exact, masked = basic_table()
@@ -123,7 +228,7 @@ def basic_action(tag: int) -> str | None:
 def _resolve(tag: int, enabled: tuple[str, ...]) -> str:
     basic = basic_action(tag)
     if basic is None:
-        return "K"  # standard attributes the table does not list are retained (PS3.15 E.3)
+        return _unlisted(tag)
     codes = [OPTION_ACTIONS[name].get(tag) for name in enabled if name in OPTION_ACTIONS]
     if "K" in codes:
         return "K"
@@ -146,6 +251,8 @@ class ActionTable:
     def __init__(self, options: DeidOptions) -> None:
         enabled = options.enabled()
         exact, masked = basic_table()
+        standard_tags()  # loaded once here, before any helper process is forked
+        value_rules()
         self._enabled = enabled
         self._masks = tuple({mask for _, mask, _ in masked})
         self._masked = {value & mask for value, mask, _ in masked}
@@ -158,6 +265,6 @@ class ActionTable:
     def __call__(self, tag: int) -> str:
         action = self._actions.get(tag)
         if action is None:
-            action = _resolve(tag, self._enabled) if any(tag & m in self._masked for m in self._masks) else "K"
+            action = _resolve(tag, self._enabled) if any(tag & m in self._masked for m in self._masks) else _unlisted(tag)
             self._actions[tag] = action
         return action

@@ -30,7 +30,8 @@ from .decisions import (
 )
 from .files import os_reason, replacing_writer, require_regular_file
 from .pixelcopy import copy_pixel_element
-from .rawdicom import EXPLICIT_LE_SYNTAXES, VRS
+from .annex_e import implausible
+from .rawdicom import EXPLICIT_LE_SYNTAXES, VRS, Implausible
 from .safe_private import is_safe_private
 
 __all__ = ["DeidSession", "DeidResult", "DeidentifyError", "deidentify_file", "deidentify_files",
@@ -57,6 +58,8 @@ def deidentify_file(source: Path, output: Path, session: DeidSession, *, engine:
 
             try:
                 return deidentify_fast(source, output, session, write_back=write_back, staged=staged)
+            except Implausible:
+                raise
             except Damaged as exc:  # pydicom would copy what is there and drop the rest silently
                 raise DeidentifyError(
                     f"{source.name} is damaged ({exc}: part of it is missing). It was not copied; "
@@ -72,6 +75,11 @@ def deidentify_file(source: Path, output: Path, session: DeidSession, *, engine:
         raise InputFileError(f"{exc.filename or source} cannot be opened (permission denied).") from None
     except UserError:
         raise
+    except Implausible as exc:
+        raise DeidentifyError(
+            f"{source.name} is damaged ({exc}). It was not copied: patient details could hide in the damaged "
+            "part. Ask for the file again; send it as it is only if the colleague may see the patient details."
+        ) from None
     except OSError as exc:
         raise DeidentifyError(f"Cannot write {output}: {os_reason(exc)}. The original is unchanged.") from None
     except Exception as exc:  # pydicom raises many kinds on damaged files
@@ -157,8 +165,14 @@ class _Walker:
         self.ds = ds
 
     def run(self) -> tuple[int, int, int, int]:
-        self._dataset(self.ds)
         meta = getattr(self.ds, "file_meta", None)
+        for tag in list(meta.keys()) if meta is not None else []:
+            raw = meta.get_item(tag)  # as read (a raw element)
+            length = getattr(raw, "length", None)
+            value = raw.value if isinstance(getattr(raw, "value", None), bytes) else None
+            if isinstance(length, int) and (problem := implausible(int(tag), raw.VR, length, value)):
+                raise Implausible(problem)  # a File Meta value that swallowed the data set
+        self._dataset(self.ds)
         if meta is not None:
             for tag in META_REMOVED:
                 if tag in meta:
@@ -181,8 +195,12 @@ class _Walker:
                         private_kept.add(tag)
                         private_kept.add((tag & 0xFFFF0000) | ((tag >> 8) & 0xFF))
                 continue
+            if tag >> 16 == 2:
+                raise Implausible(f"File Meta attribute ({tag >> 16:04X},{tag & 0xFFFF:04X}) inside the data set")
             action = actions(tag)
-            vr = ds.get_item(tag).VR
+            raw = ds.get_item(tag)
+            vr = raw.VR
+            length = getattr(raw, "length", None)  # as read (a raw element; before UN is decoded)
             if action != "X" and isinstance(vr, str) and len(vr) == 2 and vr.encode() not in VRS:
                 raise ValueError(f"unknown VR {vr!r}")  # written back it would break the file
             if action != "X" and (vr is None or vr in ("SQ", "UN")):
@@ -191,6 +209,8 @@ class _Walker:
                 vr = ds[tag].VR
             outcome, value = self.decider.decide(tag, vr, action, lambda tag=tag: ds[tag].value)
             if outcome == KEEP:
+                if isinstance(length, int) and (problem := implausible(tag, raw.VR, length)):
+                    raise Implausible(problem)
                 continue  # kept as read, never decoded unless needed: written back byte for byte
             if outcome == REMOVE:
                 del ds[tag]

@@ -25,7 +25,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from .annex_e import DeidOptions
+from .annex_e import DeidOptions, implausible, value_rules
 from .decisions import (
     BINARY_NUMBERS, EMPTY, ITEMS, KEEP, MEDIA_SOP_INSTANCE_UID, META_REMOVED, REMOVE, SOP_INSTANCE_UID, TEXT_VRS,
     Decider, DeidResult, DeidSession, finishing_attributes, identifying_terms, media_storage_uid,
@@ -33,9 +33,11 @@ from .decisions import (
 from . import pixelcopy
 from .files import replacing_fd
 from .pixelcopy import PixelDataError, copy_range, write_all
-from .rawdicom import LONG_VRS, TOP, DEFINED, UNDEFINED, UNTIL_END, Damaged, Element, Reader, Unsupported, ascii_text
+from .rawdicom import (
+    LONG_VRS, TOP, DEFINED, UNDEFINED, UNTIL_END, Damaged, Element, Implausible, Reader, Unsupported, ascii_text,
+)
 
-__all__ = ["Damaged", "Unsupported", "deidentify_fast"]
+__all__ = ["Damaged", "Implausible", "Unsupported", "deidentify_fast"]
 
 _STRING_VRS = TEXT_VRS | {"UI", "DA", "DT", "TM", "AS", "DS", "IS"}
 _NUMBER_FORMAT = {"US": "<H", "SS": "<h", "UL": "<I", "SL": "<i", "FL": "<f", "FD": "<d", "UV": "<Q", "SV": "<q",
@@ -88,6 +90,7 @@ class _Walker:
         self.actions = session.actions
         self.known = self.actions.known()
         self.keep_private = session.options.keep_safe_private
+        self.rules = value_rules()
         self.sop: tuple[bool, Any] = (False, None)  # whether the copy has a SOP Instance UID, and which
 
     def header(self) -> tuple[bytes, tuple[int, int] | None]:
@@ -125,6 +128,8 @@ class _Walker:
             if tag == MEDIA_SOP_INSTANCE_UID:
                 chunks.append(encode(tag, "UI", uid))
             else:
+                if (problem := implausible(tag, element[1], element[4] - element[3], buf[element[3]:element[4]])) is not None:
+                    raise Implausible(problem)  # a File Meta value that swallowed the data set
                 chunks.append(buf[element[2]:element[5]])
         body = b"".join(chunks)
         return _SHORT_HEADER.pack(2, 0, b"UL", 4) + struct.pack("<I", len(body)) + body
@@ -135,7 +140,7 @@ class _Walker:
         changed; the reader's ``stopped`` is where it ended. ``finishing``: the PS3.15 E.1.1
         attributes (tag, bytes), put in at the top level in tag order, replacing any present."""
         reader = self.reader
-        known, actions, decide = self.known, self.actions, self.decider.decide
+        known, actions, decide, rules = self.known, self.actions, self.decider.decide, self.rules
         out: list[bytes] = []
         run = pos  # the start of the run of kept bytes not yet in ``out``
         changed = False
@@ -155,6 +160,8 @@ class _Walker:
                     replaced_by = finishing.pop(0)[1]
                 next_finishing = finishing[0][0] if finishing else _NO_TAG
             replacement: list[bytes] | None
+            if tag >> 16 == 2:
+                raise Implausible(f"File Meta attribute ({tag >> 16:04X},{tag & 0xFFFF:04X}) inside the data set")
             if tag & 0x10000:  # an odd group: private
                 if self.keep_private:
                     raise Unsupported("private attributes under Retain Safe Private")
@@ -163,11 +170,16 @@ class _Walker:
             else:
                 action = known.get(tag) or actions(tag)
                 if action == "K" and vr != "SQ" and vr != "UN" and tag != SOP_INSTANCE_UID and replaced_by is None:
+                    rule = rules.get(tag)
+                    if rule is not None and (vr not in rule[0] or (rule[1] and vend - vstart > rule[1])):
+                        raise Implausible(implausible(tag, vr, vend - vstart) or "unexpected")
                     continue  # what Decider.decide says for K, without asking (most attributes)
                 if vr == "UN" and action != "X":
                     raise Unsupported("a UN value that pydicom would decode")
                 outcome, value = decide(tag, vr, action, lambda element=element: self._value(element))
                 if outcome == KEEP:
+                    if (problem := implausible(tag, vr, vend - vstart)) is not None:
+                        raise Implausible(problem)
                     replacement = None
                 elif outcome == REMOVE:
                     replacement = []

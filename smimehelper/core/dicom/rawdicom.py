@@ -63,6 +63,11 @@ class Damaged(Unsupported):
     """The file is shorter than its own header says: data is missing, no engine can copy it."""
 
 
+class Implausible(Damaged):
+    """A value to be kept is longer than its attribute allows: its length field is damaged and
+    it swallowed what follows, where a patient's details may be. Neither engine may copy it."""
+
+
 def ascii_text(raw: bytes) -> str:
     """A text value as pydicom decodes it (before splitting); only plain ASCII is accepted,
     which every character set pydicom knows decodes the same way (no escape sequences)."""
