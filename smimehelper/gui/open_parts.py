@@ -13,9 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import services
 from .open_study import OpenedStudy, open_study, save_study
-from .open_work import _asker
 from .widgets import CAUTION, GOOD, INFO, PROBLEM, visible
 
 if TYPE_CHECKING:
@@ -109,18 +107,7 @@ class StudyOpening(_Base):
         if study is None or not 0 <= index < len(study.files):
             return
         chosen = study.files[index]
-        folder = self._choose_folder(f"Save {visible(chosen.filename)} to folder")
-        if folder is None:
-            return
-        request = services.OpenInput(message=chosen.message)
-        passphrase = self._passphrase or b""
-        ctx = self.ctx
-
-        def work(_control: Any) -> list[Path]:
-            return [services.save_attachment(request, chosen.index, chosen.shown, folder, _asker(passphrase), stores=ctx.stores())]
-
-        self.status_banner.show_message(f"Saving {visible(chosen.filename)} ...", INFO)
-        self._start(work, self._saved, self._save_failed)
+        self._save_one(chosen.message, chosen.index, chosen.shown)  # OpenSaving's, as for one message
 
     def _save_study_all(self) -> None:
         study = self.study

@@ -59,11 +59,15 @@ class OpenSaving(_Base):
             return
         if not self._confirm_unsafe():
             return
-        shown = self.opened.attachments[index]
+        self._save_one(self.path, index, self.opened.attachments[index])
+
+    def _save_one(self, message: Path, index: int, shown: Any) -> None:
+        """Attachment ``index`` of ``message`` (as listed: ``shown``) into a folder the user
+        chooses, decrypted again off the GUI thread."""
         folder = self._choose_folder(f"Save {visible(shown.filename)} to folder")
         if folder is None:
             return
-        request = services.OpenInput(message=self.path)
+        request = services.OpenInput(message=message)
         passphrase = self._passphrase or b""
         ctx = self.ctx
 

@@ -9,14 +9,13 @@ message is written; the originals are only read.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.dicom.annex_e import DeidOptions
-from ..core.dicom.files import os_reason, private_folder
+from ..core.dicom.files import private_folder
 from ..core.disclosure.model import DisclosedFile
 from ..core.errors import InputFileError
 from ..core.mime.writer import Attachment, prepare_attachment
@@ -193,7 +192,6 @@ def _study(attachments: Sequence[Attachment]) -> dict[str, str]:
 
 
 SCRATCH_PREFIX = "smimehelper-dicom-"
-STAGING_PREFIX = ".smimehelper-deidentify-"
 
 
 def scratch_folder() -> contextlib.AbstractContextManager[Path]:
@@ -202,90 +200,8 @@ def scratch_folder() -> contextlib.AbstractContextManager[Path]:
     return private_folder(None, SCRATCH_PREFIX)
 
 
-# -- dicom deidentify (files to a folder) -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DeidentifiedFile:
-    source: Path
-    output: Path
-
-
-def deidentify_to_folder(inputs: Sequence[Path], out_dir: Path, options: DeidOptions,
-                         progress: Callable[[int, int], None] | None = None,
-                         cancelled: Callable[[], bool] | None = None) -> list[DeidentifiedFile]:
-    """De-identify every DICOM file given (folders: every DICOM file inside) into ``out_dir``.
-
-    All or nothing: the copies are made in a hidden folder inside ``out_dir`` (on every core)
-    and moved to their names only when all are done, each without ever replacing a file (a
-    second run into the same folder at the same time gets an error, not a mix); a failure or
-    an interruption removes every copy this run made."""
-    from ..core.dicom.deidentify import DeidSession, deidentify_file
-    from ..core.dicom.fileset import dicom_files_in
-    from ..core.dicom.parallel import run_all
-
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputFileError(f"{out_dir} is a file; give a folder for the de-identified copies.")
-    sources: list[Path] = []
-    for path in map(Path, inputs):
-        if path.is_dir():
-            sources.extend(dicom_files_in(path))
-        elif not path.exists():
-            raise InputFileError(f"{path} does not exist.")
-        elif not path.is_file():
-            raise InputFileError(f"{path} is not a regular file (a device or a pipe); give DICOM files or folders.")
-        elif not is_dicom(path):
-            raise InputFileError(f"{path.name} is not a DICOM file.")
-        else:
-            sources.append(path)
-    if not sources:
-        raise InputFileError("There are no DICOM files to de-identify.")
-    resolved = {p.resolve() for p in sources}
-    if out_dir.resolve() in {p.parent for p in resolved}:
-        raise InputFileError(f"{out_dir} holds the originals; choose another folder for the de-identified copies.")
-    targets = [out_dir / f"IMG{number:05d}.dcm" for number in range(1, len(sources) + 1)]
-    clash = next((t for t in targets if t.exists()), None)
-    if clash is not None:
-        raise InputFileError(f"{clash} already exists; choose an empty folder.")
-    created = not out_dir.exists()
-    session = DeidSession(options)
-    moved: list[Path] = []
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with private_folder(out_dir, STAGING_PREFIX) as staging:  # a stale one (kill -9) is removed first
-            run_all(deidentify_file, [(s, staging / t.name, session) for s, t in zip(sources, targets)],
-                    progress=progress, cancelled=cancelled)
-            for target in targets:
-                _move_new(staging / target.name, target)
-                moved.append(target)
-        os.sync()  # the copies are kept: on disk once, not one fsync per file
-    except BaseException as exc:
-        for target in moved:  # all or nothing: never a half de-identified study
-            target.unlink(missing_ok=True)
-        if created:
-            with contextlib.suppress(OSError):
-                out_dir.rmdir()
-        if isinstance(exc, OSError):
-            raise InputFileError(f"Cannot write into {out_dir}: {os_reason(exc)}. No copy was kept.") from None
-        raise
-    return [DeidentifiedFile(s, t) for s, t in zip(sources, targets)]
-
-
-def _move_new(source: Path, target: Path) -> None:
-    """Rename ``source`` to ``target`` but never over an existing file (a hard link fails if the
-    name is taken; file systems without hard links, e.g. FAT on a USB stick, check first)."""
-    try:
-        os.link(source, target)
-    except FileExistsError:
-        raise InputFileError(f"{target} already exists (is another de-identification writing into "
-                             f"{target.parent}?); choose an empty folder.") from None
-    except OSError:
-        if target.exists():
-            raise InputFileError(f"{target} already exists; choose an empty folder.") from None
-        os.rename(source, target)
-        return
-    source.unlink()
+# -- dicom deidentify (files to a folder): the command line calls core directly ---------------
+from ..core.dicom.tofolder import STAGING_PREFIX, DeidentifiedFile, deidentify_to_folder  # noqa: E402,F401
 
 
 # -- open: several parts of one study (services/dicom_parts.py) ------------------------------

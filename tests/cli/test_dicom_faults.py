@@ -20,6 +20,7 @@ import pytest
 from tests.console import console_script
 from tests.core.dicom.synthetic import write_intra_oral, write_study
 from tests.pki.make_pki import Pki
+from tests.small_disk import small_disk  # noqa: F401 (fixture)
 
 SCRIPT = str(console_script())
 
@@ -114,18 +115,6 @@ def test_interrupted_compress_in_compose_leaves_nothing(pki: Pki, many_files: Pa
     assert leftovers(tmp_path) == []  # the de-identified and compressed copies are gone
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A real 1 MB file system (tmpfs), when running as root (CI does)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs (CI runs as root)")
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mountpoint)], check=True)
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 @pytest.mark.parametrize("count", [3, 40])  # one process, and the worker processes

@@ -8,9 +8,7 @@ the temporary folder.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,20 +24,9 @@ from tests.gui.test_compose import Settle, fill, view  # noqa: F401 (fixture)
 from tests.gui.test_compose_study import LIMIT, choose_folder, leftovers, scratch, small_account  # noqa: F401 (fixture)
 from tests.gui.test_open_study import choose_messages, split_study  # noqa: F401 (fixture)
 from tests.pki.make_pki import Pki
+from tests.small_disk import small_disk  # noqa: F401 (fixture)
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 1 MB file system (tmpfs), when running as root (CI does)."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs (CI runs as root)")
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mountpoint)], check=True)
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def test_a_full_temporary_folder_while_measuring_says_so(qtbot, view: ComposeView, settle: Settle, tmp_path: Path,  # noqa: ANN001
@@ -56,18 +43,24 @@ def test_a_full_temporary_folder_while_measuring_says_so(qtbot, view: ComposeVie
     assert list(small_disk.iterdir()) == []
 
 
-def test_a_full_disk_while_saving_the_parts_keeps_none(qtbot, view: ComposeView, settle: Settle, tmp_path: Path,  # noqa: ANN001
-                                                       pki_home: services.Stores, small_disk: Path, scratch: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def _save_split_study(qtbot, view: ComposeView, settle: Settle, pki_home: services.Stores, tmp_path: Path,  # noqa: ANN001
+                      monkeypatch: pytest.MonkeyPatch, *, slices: int, folder: Path) -> None:
+    """A study over the account's limit, "Send as N messages" chosen, saved into ``folder``."""
     small_account(pki_home, view, settle)
-    study = write_study(tmp_path / "cbct", 12, 256, 256)
+    study = write_study(tmp_path / "cbct", slices, 256, 256)
     view.add_attachments([study.folder])
     settle()
     fill(qtbot, view, "bob@example.org")
     view.split_offer.choice.setChecked(True)
-    choose_folder(monkeypatch, small_disk)
+    choose_folder(monkeypatch, folder)
     qtbot.mouseClick(view.save_button, Qt.MouseButton.LeftButton)
     settle(60_000)
+
+
+def test_a_full_disk_while_saving_the_parts_keeps_none(qtbot, view: ComposeView, settle: Settle, tmp_path: Path,  # noqa: ANN001
+                                                       pki_home: services.Stores, small_disk: Path, scratch: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    _save_split_study(qtbot, view, settle, pki_home, tmp_path, monkeypatch, slices=12, folder=small_disk)
     assert view.result_kind() == "error" and "the disk is full. No message was written" in view.result_text(), view.result_text()
     assert "Traceback" not in view.result_text()
     assert list(small_disk.iterdir()) == [] and leftovers(scratch) == []
@@ -76,17 +69,9 @@ def test_a_full_disk_while_saving_the_parts_keeps_none(qtbot, view: ComposeView,
 def test_a_folder_for_the_parts_that_is_a_file_is_refused(qtbot, view: ComposeView, settle: Settle, tmp_path: Path,  # noqa: ANN001
                                                           pki_home: services.Stores, scratch: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    small_account(pki_home, view, settle)
-    study = write_study(tmp_path / "cbct", 9, 256, 256)
-    view.add_attachments([study.folder])
-    settle()
-    fill(qtbot, view, "bob@example.org")
-    view.split_offer.choice.setChecked(True)
     not_a_folder = tmp_path / "notes.txt"
     not_a_folder.write_text("a file where the folder was")
-    choose_folder(monkeypatch, not_a_folder)
-    qtbot.mouseClick(view.save_button, Qt.MouseButton.LeftButton)
-    settle(60_000)
+    _save_split_study(qtbot, view, settle, pki_home, tmp_path, monkeypatch, slices=9, folder=not_a_folder)
     assert view.result_kind() == "error" and "notes.txt" in view.result_text(), view.result_text()
     assert "Traceback" not in view.result_text() and "went wrong" not in view.result_text()
     assert not_a_folder.read_text() == "a file where the folder was" and leftovers(scratch) == []

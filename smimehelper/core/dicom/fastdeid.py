@@ -171,8 +171,8 @@ class _Walker:
                 action = known.get(tag) or actions(tag)
                 if action == "K" and vr != "SQ" and vr != "UN" and tag != SOP_INSTANCE_UID and replaced_by is None:
                     rule = rules.get(tag)
-                    if rule is not None and (vr not in rule[0] or (rule[1] and vend - vstart > rule[1])):
-                        raise Implausible(implausible(tag, vr, vend - vstart) or "unexpected")
+                    if rule is not None and ((rule[0] and vr not in rule[0]) or (rule[1] and vend - vstart > rule[1])):
+                        raise Implausible(implausible(tag, vr, vend - vstart) or "")  # (the same checks, worded)
                     continue  # what Decider.decide says for K, without asking (most attributes)
                 if vr == "UN" and action != "X":
                     raise Unsupported("a UN value that pydicom would decode")

@@ -16,6 +16,7 @@ from smimehelper.core.disclosure.store import DisclosureLog, LogWriteError
 from smimehelper.core.disclosure.verify import verify_log
 from tests.core.disclosure.helpers import transfer
 from tests.pki.make_pki import REFERENCE_NOW
+from tests.small_disk import small_disk  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -70,22 +71,7 @@ def test_kill_9_during_appends_leaves_a_log_that_verifies(tmp_path: Path) -> Non
     print(f"rounds with a torn tail: {torn_seen}, torn entries recorded: {len(torn_entries)}")
 
 
-def _can_mount() -> bool:
-    return os.geteuid() == 0 and os.path.exists("/bin/mount")
 
-
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A real 1 MB file system (tmpfs) to fill up, when running as root (CI does)."""
-    if not _can_mount():
-        pytest.skip("needs root to mount a small tmpfs (CI runs as root)")
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mountpoint)], check=True)
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False)
 
 
 def fill(folder: Path) -> None:
