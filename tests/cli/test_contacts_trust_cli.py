@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import hashes
 from smimehelper import services
 from smimehelper.core.cms import oids
 from smimehelper.core.cms.capabilities import parse_capabilities
-from tests.cli.test_compose_cli import frozen_clock, run_main  # noqa: F401 (fixture)
-from tests.cli.test_identity_cli import fails, files_under, import_identity, ok, pem, sha256_hex, write_file
+from tests.cli.compose_helpers import frozen_clock, run_main  # noqa: F401 (fixture)
+from tests.cli.identity_helpers import fails, files_under, import_identity, ok, pem, sha256_hex, write_file
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 from tests.pki.revocation import RevocationPki
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_compose_cli import BOB, Compose, compose, decrypt_and_verify, frozen_clock, run_main  # noqa: F401
+from tests.cli.compose_helpers import BOB, Compose, compose, decrypt_and_verify, frozen_clock, run_main  # noqa: F401
 from tests.core.dicom.synthetic import LEAK_STRINGS, write_intra_oral, write_study
 from tests.pki.make_pki import Pki
 

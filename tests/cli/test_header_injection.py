@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_compose_cli import Compose, compose, frozen_clock, leftover_temp_files, run_main, run_script  # noqa: F401 (fixtures)
+from tests.cli.compose_helpers import Compose, compose, frozen_clock, leftover_temp_files, run_main, run_script  # noqa: F401 (fixtures)
 from tests.judges import openssl_decrypt, openssl_verify
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 

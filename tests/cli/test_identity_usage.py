@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import BestAvailableEncryption
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from smimehelper import services
-from tests.cli.test_identity_cli import fails, files_under, identities_json, import_identity, ok
+from tests.cli.identity_helpers import fails, files_under, identities_json, import_identity, ok
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 
 _KEY = rsa.generate_private_key(65537, 2048)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from smimehelper.core.package.reader import open_package
-from tests.cli.test_compose_cli import frozen_clock, run_main  # noqa: F401 (fixture)
+from tests.cli.compose_helpers import frozen_clock, run_main  # noqa: F401 (fixture)
 from tests.judges import openssl_verify
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 from tests.transport.conftest import smtp_server_factory, tls_materials  # noqa: F401 (fixtures)

@@ -19,7 +19,7 @@ import keyring
 import pytest
 
 from smimehelper import services
-from tests.cli.test_compose_cli import run_main
+from tests.cli.compose_helpers import run_main
 from tests.console import console_script
 from tests.memory_keyring import MemoryKeyring
 from tests.pki.make_pki import REFERENCE_NOW, Pki

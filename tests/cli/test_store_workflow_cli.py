@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from smimehelper import services
-from tests.cli.test_compose_cli import frozen_clock, run_main, run_script  # noqa: F401 (fixture)
+from tests.cli.compose_helpers import frozen_clock, run_main, run_script  # noqa: F401 (fixture)
 from tests.cli.test_contacts_trust_cli import at_revocation_moment, contacts_json, with_chain  # noqa: F401 (fixture)
-from tests.cli.test_identity_cli import fails, files_under, import_identity, ok, parse_mime
+from tests.cli.identity_helpers import fails, files_under, import_identity, ok, parse_mime
 from tests.judges import openssl_decrypt, openssl_verify
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 from tests.pki.revocation import RevocationPki

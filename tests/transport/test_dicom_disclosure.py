@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_compose_cli import openssl_decrypt, openssl_verify
+from tests.cli.compose_helpers import openssl_decrypt, openssl_verify
 from tests.core.dicom.synthetic import LEAK_STRINGS, write_study
 from tests.pki.make_pki import Pki
 from tests.transport.test_delivery import PASSWORD, add_account, setup  # noqa: F401 (fixture)
