@@ -37,6 +37,23 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     keyring.set_keyring(previous)
 
 
+@pytest.fixture(autouse=True)
+def gui_thread_collector(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests with a QApplication collect garbage as the app does: on the GUI thread only
+    (smimehelper/gui/collector.py). Set up before and torn down after the test's own fixtures,
+    so what a test's widgets left is collected here, on the GUI thread, once its tasks are done."""
+    if "qapp" not in request.fixturenames:
+        yield
+        return
+    qapp = request.getfixturevalue("qapp")
+    from smimehelper.gui.collector import GuiThreadCollector
+
+    collector = GuiThreadCollector(qapp)
+    yield
+    collector.stop()
+    collector.setParent(None)
+
+
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """The test PKI, built once per session at ``REFERENCE_NOW`` (see make_pki)."""

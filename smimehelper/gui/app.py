@@ -19,6 +19,7 @@ def run(home: Path | None, message: Path | None = None) -> int:
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication
 
+    from . import collector
     from .context import GuiContext
     from .main_window import MainWindow
     from .style import app_icon
@@ -29,6 +30,7 @@ def run(home: Path | None, message: Path | None = None) -> int:
     app.setApplicationName("smimehelper")
     app.setDesktopFileName("smimehelper")
     app.setWindowIcon(app_icon())
+    collector.install(app)  # garbage is collected on this (the GUI) thread only
     window = MainWindow(GuiContext(home=home, tasks=TaskRunner()))
     window.start()
     if message is not None:

@@ -39,21 +39,32 @@ class _Signals(QObject):
 
 
 class _Job(QRunnable):
+    """The worker thread must never hold the last reference to anything Qt: a QObject (or a widget
+    a closure holds) freed on a worker thread crashes the app. So the job lets go of the work
+    before it reports, the runner keeps the work until the report arrived on the GUI thread, and
+    the signals object belongs to the runner and is deleted there (``deleteLater``)."""
+
     def __init__(self, work: Callable[[TaskControl], Any], signals: _Signals, control: TaskControl) -> None:
         super().__init__()
-        self.work, self.signals, self.control = work, signals, control
+        self.work: Callable[[TaskControl], Any] | None = work
+        self.signals, self.control = signals, control
 
     def run(self) -> None:  # on a pool thread
+        work, self.work = self.work, None
+        assert work is not None
         try:
-            result = self.work(self.control)
+            result = work(self.control)
         except SmimeHelperError as exc:
+            del work
             self.signals.failed.emit(str(exc), True)
         except Exception as exc:  # a bug: say so plainly; details to stderr for a report
+            del work
             traceback.print_exc()
             self.signals.failed.emit(
                 f"Something went wrong inside smimehelper ({type(exc).__name__}). Nothing was sent.", False
             )
         else:
+            del work
             self.signals.done.emit(result)
 
 
@@ -63,7 +74,7 @@ class TaskRunner(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pool = QThreadPool.globalInstance()
-        self._alive: list[_Signals] = []
+        self._alive: list[tuple[_Signals, Callable[[TaskControl], Any]]] = []  # jobs not yet reported
 
     def run(
         self,
@@ -73,19 +84,24 @@ class TaskRunner(QObject):
         on_error: Callable[[str], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> TaskControl:
-        signals = _Signals()
-        self._alive.append(signals)  # keep the QObject alive until the job reported
+        signals = _Signals(self)  # the runner's child: freed on the GUI thread, never by the worker
+        entry = (signals, work)
+        self._alive.append(entry)  # the work (and what it holds) is let go here, on the GUI thread
         control = TaskControl(signals.progress.emit)
         if on_progress:
             signals.progress.connect(on_progress)
 
+        def reported() -> None:
+            self._alive.remove(entry)
+            signals.deleteLater()
+
         def finished(result: Any) -> None:
-            self._alive.remove(signals)
+            reported()
             if on_done:
                 on_done(result)
 
         def failed(message: str, _user: bool) -> None:
-            self._alive.remove(signals)
+            reported()
             if on_error:
                 on_error(message)
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import subprocess
 import tempfile
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QFileDialog
 
 from smimehelper import services
@@ -62,10 +64,17 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield folder
 
 
-def leftovers(folder: Path) -> list[str]:
+def leftovers(folder: Path, within_ms: int = 3000) -> list[str]:
     """What the app left in the temporary folder (the fork server's socket folder is
-    multiprocessing's and goes when the app exits)."""
-    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("pymp-"))
+    multiprocessing's and goes when the app exits). Waits, processing events, up to
+    ``within_ms``: pydicom's empty staging folder goes at the GUI thread's next garbage
+    collection (smimehelper/gui/collector.py, every half second)."""
+    deadline = time.monotonic() + within_ms / 1000
+    while True:
+        names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("pymp-"))
+        if not names or time.monotonic() > deadline:
+            return names
+        QTest.qWait(50)
 
 
 def small_account(stores: services.Stores, view: ComposeView, settle: Settle) -> None:

@@ -15,6 +15,7 @@ from ...core.errors import UserError
 from ...core.transport.accounts import Account
 from ...core.transport.delivery import Delivered
 from ...core.transport.outbox import OutboxItem
+from ..collector import request_full_collection
 from ..context import GuiContext
 from ..tasks import TaskControl
 from .texts import SENDING
@@ -44,11 +45,10 @@ def compose_in_task(stores: services.Stores, request: services.ComposeInput, sec
 def release_fileset_staging() -> None:
     """pydicom's FileSet makes an (empty) staging folder in the temporary directory that goes
     only when the FileSet is garbage-collected: its instances and the set refer to each other,
-    so only the cycle collector frees them. The app runs for hours; collect now, so nothing is
-    left in the temporary folder after a study archive was made."""
-    import gc
-
-    gc.collect()
+    so only the cycle collector frees them. The app runs for hours; collect soon, so nothing is
+    left in the temporary folder after a study archive was made. On the GUI thread (collector.py):
+    a collection on this worker thread could destroy a closed widget here and crash the app."""
+    request_full_collection()
 
 
 def compose_and_send(
