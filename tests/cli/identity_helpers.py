@@ -1,5 +1,5 @@
 """Helpers and fixtures of the ``smimehelper identity`` tests (test_identity_*_cli.py), shared with
-test_contacts_trust_cli.py, test_identity_usage.py and test_store_workflow_cli.py.
+the contacts and trust tests, test_identity_usage.py and test_store_workflow_cli.py.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import pytest
 
 from smimehelper import services
 from tests.cli.compose_helpers import frozen_clock, run_main, run_script  # noqa: F401 (fixture)
-from tests.cli.test_contacts_trust_cli import at_revocation_moment, contacts_json, with_chain  # noqa: F401 (fixture)
+from tests.cli.contacts_helpers import at_revocation_moment, contacts_json, with_chain  # noqa: F401 (fixture)
 from tests.cli.identity_helpers import fails, files_under, import_identity, ok, parse_mime
 from tests.judges import openssl_decrypt, openssl_verify
 from tests.pki.make_pki import REFERENCE_NOW, Pki
