@@ -42,16 +42,8 @@ for entry in (REPO, HERE):
     if str(entry) not in sys.path:
         sys.path.insert(0, str(entry))
 
-from compose_vs_openssl import (  # noqa: E402
-    MIB,
-    BenchError,
-    Launcher,
-    load_average,
-    make_pki,
-    run_openssl,
-    write_mime_part,
-    write_random,
-)
+from compose_vs_openssl import run_openssl, write_mime_part  # noqa: E402
+from measure import MIB, BenchError, Launcher, load_average, make_pki, write_random  # noqa: E402
 
 PASSPHRASE = "test-pass"
 

@@ -26,122 +26,39 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 
-MIB = 1 << 20
-MB = 1_000_000  # RSS is reported in MB = 10^6 bytes (stricter than MiB against the 120 MB target)
-TARGET_RATIO = 1.0
-TARGET_RSS_MB = 120.0
-GEN_CHUNK = 8 * MIB
+from compose_results import Sample, SizeResult, table, verdict  # noqa: E402
+from measure import (  # noqa: E402
+    MB,
+    MIB,
+    BenchError,
+    Launcher,
+    Pki,
+    Run,
+    check,
+    fsync_file,
+    load_average,
+    make_pki,
+    parse_sizes,
+    remove,
+    write_random,
+)
+
 BODY = "Dear colleague,\n\nplease find the study attached.\n\nBest regards,\nAlice\n"
 SENDER = "alice@example.org"
 RECIPIENT = "bob@example.org"
-
-
-class BenchError(Exception):
-    """Something went wrong: the benchmark cannot report (exit code 2)."""
-
-
-# --------------------------------------------------------------------------- measuring processes
-#
-# Why not simply os.wait4() on the child: on Linux a process's ru_maxrss starts at the high-water
-# RSS of the memory image it exec'ed from, i.e. of this (parent) Python process, even with vfork or
-# posix_spawn (the kernel records the old mm's hiwater_rss at exec). A child of a 300 MB parent
-# reports >= 300 MB. A small launcher that *forks* (new signal struct, its own tiny mm) and execs
-# the command gives the command's own peak. GNU time is such a launcher; without it a minimal
-# Python launcher is used, whose floor (~7 MB) is stated in the output.
-
-_PY_LAUNCHER = r"""
-import os, sys
-out = sys.argv[1]
-pid = os.fork()
-if pid == 0:
-    try:
-        os.execvp(sys.argv[2], sys.argv[2:])
-    finally:
-        os._exit(127)
-_, status, ru = os.wait4(pid, 0)
-with open(out, "w") as f:
-    f.write("%d %.2f %.2f\n" % (ru.ru_maxrss, ru.ru_utime, ru.ru_stime))
-os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-"""
-
-
-@dataclass(frozen=True)
-class Run:
-    wall: float  # seconds, measured here around the launcher
-    maxrss_kib: int  # ru_maxrss of the command alone
-    cpu: float  # user + system seconds of the command
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-
-
-class Launcher:
-    """Run a command and get its own wall time, peak RSS and CPU time."""
-
-    def __init__(self, workdir: Path) -> None:
-        self._rsfile = workdir / "rusage.txt"
-        gnu_time = shutil.which("time", path="/usr/bin:/bin")
-        self.kind = "python-fork"
-        if gnu_time:
-            probe = subprocess.run(
-                [gnu_time, "-f", "%M %U %S", "-o", str(self._rsfile), "true"],
-                capture_output=True,
-            )
-            try:
-                if probe.returncode == 0 and self._parse().maxrss_kib > 0:
-                    self.kind = "gnu-time"
-            except (OSError, ValueError, IndexError):  # not GNU time (no -f/-o): use the fallback
-                pass
-        self._prefix = (
-            [gnu_time, "-f", "%M %U %S", "-o", str(self._rsfile)]
-            if self.kind == "gnu-time"
-            else [sys.executable, "-I", "-S", "-c", _PY_LAUNCHER, str(self._rsfile)]
-        )
-
-    @property
-    def description(self) -> str:
-        if self.kind == "gnu-time":
-            return "GNU time (forks, so each command's RSS is its own)"
-        return "Python fork launcher (GNU time not found: peak RSS below ~7 MB reads as ~7 MB)"
-
-    def _parse(self) -> Run:
-        lines = [ln for ln in self._rsfile.read_text().splitlines() if ln.strip()]
-        maxrss, user, system = lines[-1].split()
-        return Run(0.0, int(maxrss), float(user) + float(system), 0, b"", b"")
-
-    def run(self, cmd: list[str], *, stdout: int | None = subprocess.PIPE) -> Run:
-        self._rsfile.unlink(missing_ok=True)
-        start = time.perf_counter()
-        proc = subprocess.run([*self._prefix, *cmd], stdout=stdout, stderr=subprocess.PIPE)
-        wall = time.perf_counter() - start
-        try:
-            usage = self._parse()
-        except (OSError, ValueError, IndexError) as exc:
-            raise BenchError(
-                f"no resource usage recorded for {cmd[0]}: {exc}\n{proc.stderr.decode(errors='replace')}"
-            ) from None
-        return Run(wall, usage.maxrss_kib, usage.cpu, proc.returncode, proc.stdout or b"", proc.stderr)
-
-
-def _check(run: Run, what: str) -> Run:
-    if run.returncode != 0:
-        raise BenchError(
-            f"{what} failed (exit {run.returncode}):\n{run.stderr.decode(errors='replace')[-4000:]}"
-        )
-    return run
 
 
 # --------------------------------------------------------------------------- our side (subprocess)
@@ -200,55 +117,6 @@ print(json.dumps({
 """
 
 
-@dataclass
-class Pki:
-    dir: Path
-    now_iso: str
-    now_epoch: int
-
-    def p12(self, stem: str) -> Path:
-        return self.dir / f"{stem}.p12"
-
-    def cert(self, stem: str) -> Path:
-        return self.dir / f"{stem}.cert.pem"
-
-    def key(self, stem: str) -> Path:
-        return self.dir / f"{stem}.key.pem"
-
-
-def make_pki(directory: Path) -> Pki:
-    from tests.pki.make_pki import P12_PASSWORD, REFERENCE_NOW, build_pki
-
-    assert P12_PASSWORD == "test-pass"
-    pki = build_pki(directory)
-    return Pki(pki.dir, REFERENCE_NOW.isoformat(), int(REFERENCE_NOW.timestamp()))
-
-
-@dataclass
-class Sample:
-    ours_compose: float
-    ours_process: float
-    ours_setup: float
-    ours_fsync: float
-    ours_cpu: float
-    ours_rss_kib: int
-    ours_rss_setup_kib: int
-    ours_size: int
-    ssl_sign: float
-    ssl_encrypt: float
-    ssl_cpu: float
-    ssl_rss_kib: int  # max of the two commands
-    ssl_sign_rss_kib: int
-    ssl_encrypt_rss_kib: int
-    ssl_signed_size: int
-    ssl_size: int
-    ssl_fsync_after: float  # fsync of enc.eml afterwards (informational, not in ssl time)
-
-    @property
-    def ssl_total(self) -> float:
-        return self.ssl_sign + self.ssl_encrypt
-
-
 def run_ours(launcher: Launcher, pki: Pki, attachment: Path, out: Path) -> tuple[Run, dict]:
     args = {
         "repo": str(REPO),
@@ -262,7 +130,7 @@ def run_ours(launcher: Launcher, pki: Pki, attachment: Path, out: Path) -> tuple
         "to": RECIPIENT,
         "body": BODY,
     }
-    run = _check(launcher.run([sys.executable, "-c", _OURS, json.dumps(args)]), "smimehelper compose")
+    run = check(launcher.run([sys.executable, "-c", _OURS, json.dumps(args)]), "smimehelper compose")
     try:
         info = json.loads(run.stdout.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -275,7 +143,7 @@ def run_ours(launcher: Launcher, pki: Pki, attachment: Path, out: Path) -> tuple
 
 
 def run_openssl(launcher: Launcher, pki: Pki, part: Path, signed: Path, enc: Path) -> tuple[Run, Run]:
-    sign = _check(
+    sign = check(
         launcher.run(
             [
                 "openssl", "cms", "-sign", "-stream", "-binary", "-crlfeol",
@@ -287,7 +155,7 @@ def run_openssl(launcher: Launcher, pki: Pki, part: Path, signed: Path, enc: Pat
         ),
         "openssl cms -sign",
     )
-    encrypt = _check(
+    encrypt = check(
         launcher.run(
             [
                 "openssl", "cms", "-encrypt", "-stream", "-binary", "-aes256",
@@ -301,15 +169,6 @@ def run_openssl(launcher: Launcher, pki: Pki, part: Path, signed: Path, enc: Pat
 
 
 # --------------------------------------------------------------------------- inputs
-
-def write_random(path: Path, size: int) -> None:
-    with open(path, "wb") as f:
-        left = size
-        while left:
-            chunk = os.urandom(min(GEN_CHUNK, left))
-            f.write(chunk)
-            left -= len(chunk)
-
 
 def write_mime_part(attachment: Path, out: Path) -> None:
     """The multipart/mixed entity (text + base64 attachment, CRLF) that OpenSSL signs.
@@ -326,21 +185,6 @@ def write_mime_part(attachment: Path, out: Path) -> None:
 
 def estimated_mime_size(size: int) -> int:
     return size * 4 // 3 * 78 // 76 + 4096
-
-
-def fsync_file(path: Path) -> float:
-    start = time.perf_counter()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return time.perf_counter() - start
-
-
-def remove(*paths: Path) -> None:
-    for p in paths:
-        p.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- sanity check
@@ -409,57 +253,6 @@ def verify_message(message: Path, pki: Pki, expected_part: Path, who: str, workd
 
 
 # --------------------------------------------------------------------------- one size
-
-@dataclass
-class SizeResult:
-    mib: int
-    samples: list[Sample] = field(default_factory=list)
-    verified: bool = False
-
-    def med(self, attr: str) -> float:
-        return statistics.median(getattr(s, attr) for s in self.samples)
-
-    @property
-    def ours_s(self) -> float:
-        return self.med("ours_compose")
-
-    @property
-    def ours_proc_s(self) -> float:
-        return self.med("ours_process")
-
-    @property
-    def openssl_s(self) -> float:
-        return self.med("ssl_total")
-
-    @property
-    def ratio(self) -> float:
-        return self.ours_s / self.openssl_s
-
-    @property
-    def ratio_proc(self) -> float:
-        return self.ours_proc_s / self.openssl_s
-
-    @property
-    def ours_peak_mb(self) -> float:
-        return max(s.ours_rss_kib for s in self.samples) * 1024 / MB
-
-    @property
-    def openssl_peak_mb(self) -> float:
-        return max(s.ssl_rss_kib for s in self.samples) * 1024 / MB
-
-    def spread(self) -> tuple[float, float]:
-        """Lowest and highest whole-process ratio of the single runs."""
-        ratios = [s.ours_process / s.ssl_total for s in self.samples]
-        return min(ratios), max(ratios)
-
-    @property
-    def passed(self) -> bool:
-        return (
-            self.ratio <= TARGET_RATIO
-            and self.ratio_proc <= TARGET_RATIO
-            and self.ours_peak_mb <= TARGET_RSS_MB
-        )
-
 
 def needed_bytes(size: int, verify: bool) -> int:
     mime = estimated_mime_size(size)
@@ -564,44 +357,6 @@ def bench_size(
     return result
 
 
-# --------------------------------------------------------------------------- report
-
-def table(results: list[SizeResult]) -> str:
-    head = (
-        f"{'size':>9} {'ours_s':>7} {'ours_proc_s':>11} {'openssl_s':>9} {'ratio':>6} "
-        f"{'ratio_proc':>10} {'ours_peak_MB':>12} {'openssl_peak_MB':>15} {'runs':>4} "
-        f"{'verified':>8} {'target':>6}"
-    )
-    rows = [head]
-    for r in results:
-        rows.append(
-            f"{str(r.mib) + ' MiB':>9} {r.ours_s:>7.2f} {r.ours_proc_s:>11.2f} {r.openssl_s:>9.2f} "
-            f"{r.ratio:>6.2f} {r.ratio_proc:>10.2f} {r.ours_peak_mb:>12.1f} {r.openssl_peak_mb:>15.1f} "
-            f"{len(r.samples):>4} {'yes' if r.verified else 'no':>8} {'PASS' if r.passed else 'FAIL':>6}"
-        )
-    return "\n".join(rows)
-
-
-def verdict(r: SizeResult) -> str:
-    low, high = r.spread()
-    return (
-        f"{r.mib} MiB: ratio {r.ratio:.2f} (target <= {TARGET_RATIO:.1f}), whole process "
-        f"{r.ratio_proc:.2f} (target <= {TARGET_RATIO:.1f}; runs {low:.2f}-{high:.2f}), our peak RSS "
-        f"{r.ours_peak_mb:.1f} MB (target <= {TARGET_RSS_MB:.0f} MB): "
-        f"{'PASS' if r.passed else 'FAIL'}"
-    )
-
-
-def parse_sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--sizes takes comma-separated MiB counts, not {text!r}") from None
-    if not sizes or any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError("--sizes needs positive sizes")
-    return sizes
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=parse_sizes, default=[100, 1000],
@@ -663,14 +418,6 @@ def main(argv: list[str] | None = None) -> int:
         print(verdict(r))
     print(f"load average (1 min) {load_before} at the start, {load_average()} at the end, on {os.cpu_count()} CPUs")
     return 0
-
-
-def load_average() -> str:
-    """The machine's 1-minute load average: how shared the CPUs were (figures vary with it)."""
-    try:
-        return f"{os.getloadavg()[0]:.2f}"
-    except OSError:  # pragma: no cover - platforms without it
-        return "unknown"
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ for folder in (REPO, HERE):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-from compose_vs_openssl import MB, MIB, BenchError, Launcher, Run, make_pki, remove, write_random  # noqa: E402
+from measure import MB, MIB, BenchError, Launcher, Run, make_pki, remove, write_random  # noqa: E402
 from open_vs_openssl import make_message, run_openssl_decrypt, sha256_file  # noqa: E402
 
 TARGET_RSS_MB = 150.0
