@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 
 from .annex_e_options import OPTION_ACTIONS
@@ -111,11 +112,13 @@ def _unlisted(tag: int) -> str:
     """Standard attributes the table does not list are retained (PS3.15 E.3); a tag the DICOM
     dictionary does not define at all is removed, as private ones are. Nobody can say what such
     a value holds: in a damaged or hand-edited file it is often a patient's name whose tag got
-    garbled (found by fuzzing: both engines kept it). Group lengths stay as they were."""
+    garbled (found by fuzzing: both engines kept it). So are the retired repeating groups (ACR-NEMA
+    compression tables, curves, Zonal Map: "1010xxxx" matches every tag of its group, so a garbled
+    tag lands there and its value, called UN, could not be checked). Group lengths stay."""
     if tag & 0xFFFF == 0:
         return "K"
-    exact, repeating = standard_tags()
-    if tag in exact or any(tag & mask == value for value, mask in repeating):
+    exact, current, _retired = standard_tags()
+    if tag in exact or any(tag & mask == value for value, mask in current):
         return "K"
     return "X"
 
@@ -141,17 +144,34 @@ def _dictionary_module() -> object:
     return importlib.import_module("pydicom._dicom_dict")
 
 
+_Masks = tuple[tuple[int, int], ...]
+
+
 @functools.lru_cache(maxsize=1)
-def standard_tags() -> tuple[frozenset[int], tuple[tuple[int, int], ...]]:
-    """(every tag the DICOM dictionary defines, (value, mask) of its repeating groups such as
-    60xx3000), from pydicom's copy of PS3.6."""
+def standard_tags() -> tuple[frozenset[int], _Masks, _Masks]:
+    """(every tag the DICOM dictionary defines, (value, mask) of its current repeating groups such
+    as 60xx3000, and of its retired ones such as 50xx3000), from pydicom's copy of PS3.6."""
     module = _dictionary_module()
-    repeating = []
-    for pattern in module.RepeatersDictionary:  # e.g. "60xx3000": x is any hex digit
+    current, retired = [], []
+    for pattern, entry in module.RepeatersDictionary.items():  # e.g. "60xx3000": x is any hex digit
         value = int(pattern.replace("x", "0"), 16)
         mask = int("".join("0" if c == "x" else "F" for c in pattern), 16)
-        repeating.append((value, mask))
-    return frozenset(module.DicomDictionary), tuple(repeating)
+        (retired if entry[3] == "Retired" else current).append((value, mask))
+    return frozenset(module.DicomDictionary), tuple(current), tuple(retired)
+
+
+def _current_repeaters() -> dict[int, tuple[str, str]]:
+    """Every tag of the current repeating groups (overlays: 60xx) -> (VR, VM), so their values are
+    checked as any other (the retired groups are removed, so need no rules)."""
+    tags: dict[int, tuple[str, str]] = {}
+    for pattern, entry in _dictionary_module().RepeatersDictionary.items():  # type: ignore[attr-defined]
+        if entry[3] == "Retired":
+            continue
+        holes = pattern.count("x")
+        for n in range(16 ** holes):
+            digits = iter(f"{n:0{holes}X}")
+            tags[int("".join(next(digits) if c == "x" else c for c in pattern), 16)] = (entry[0], entry[1])
+    return tags
 
 
 _ASCII_MAX = {"AE": 16, "AS": 4, "CS": 16, "DA": 10, "DS": 16, "DT": 26, "IS": 12, "TM": 16, "UI": 64}
@@ -180,8 +200,9 @@ def value_rules() -> dict[int, tuple[frozenset[str], int]]:
         return (vrs | {"UN"} if vrs else frozenset(), limit + (limit & 1))
 
     rules: dict[int, tuple[frozenset[str], int]] = {}
-    for tag, entry in _dictionary_module().DicomDictionary.items():  # type: ignore[attr-defined]
-        key = (entry[0], entry[1] == "1")
+    defined = {tag: (entry[0], entry[1]) for tag, entry in _dictionary_module().DicomDictionary.items()}  # type: ignore[attr-defined]
+    for tag, (vr, vm) in {**_current_repeaters(), **defined}.items():
+        key = (vr, vm == "1")
         found = shared.get(key)
         if found is None:
             found = shared[key] = rule(*key)
@@ -190,6 +211,17 @@ def value_rules() -> dict[int, tuple[frozenset[str], int]]:
 
 
 _CONTROL = bytes(c for c in range(32) if c not in (9, 10, 12, 13, 27))  # text may hold TAB, LF, FF, CR, ESC
+_CONTROL_CHARACTER = re.compile(b"[" + re.escape(_CONTROL) + b"]")
+TEXT_CHECKED = frozenset(_ASCII_MAX) | frozenset(_CHARACTERS_MAX) | {"UC", "UT", "UR"}
+
+
+def controls_inside(buf: bytes, start: int, end: int) -> bool:
+    """Whether the text ``buf[start:end]`` holds a control character before its padding (NULs or
+    spaces). A text value that swallowed the attributes after it always does: their headers
+    hold NUL bytes (groups below 0100) and small lengths (found by fuzzing: a Manufacturer 53
+    bytes long, within LO's 64, held the Institution Name after it)."""
+    found = _CONTROL_CHARACTER.search(buf, start, end)
+    return found is not None and bool(buf[found.start():end].strip(b"\0 "))
 
 
 def implausible(tag: int, vr: str | None, length: int, value: bytes | None = None) -> str | None:
@@ -206,9 +238,9 @@ def implausible(tag: int, vr: str | None, length: int, value: bytes | None = Non
         return f"{where} says it holds {vr}; DICOM defines it as {' or '.join(sorted(vrs - {'UN'}))}"
     if limit and length != 0xFFFFFFFF and length > limit:
         return f"{where} is {length} bytes long; DICOM allows at most {limit}"
-    if value is not None and (vr in _ASCII_MAX or vr in _CHARACTERS_MAX) and vr != "UI":
-        if len(value.rstrip(b"\0 ").translate(None, _CONTROL)) != len(value.rstrip(b"\0 ")):
-            return f"{where} holds control characters where DICOM allows only text"
+    stated = vr if vr is not None else next(iter(vrs - {"UN"})) if len(vrs) == 2 else None
+    if value is not None and stated in TEXT_CHECKED and controls_inside(value, 0, len(value)):
+        return f"{where} holds control characters where DICOM allows only text"
     return None
 
 

@@ -209,7 +209,8 @@ class _Walker:
                 vr = ds[tag].VR
             outcome, value = self.decider.decide(tag, vr, action, lambda tag=tag: ds[tag].value)
             if outcome == KEEP:
-                if isinstance(length, int) and (problem := implausible(tag, raw.VR, length)):
+                kept = raw.value if isinstance(getattr(raw, "value", None), bytes) else None
+                if isinstance(length, int) and (problem := implausible(tag, raw.VR, length, kept)):
                     raise Implausible(problem)
                 continue  # kept as read, never decoded unless needed: written back byte for byte
             if outcome == REMOVE:

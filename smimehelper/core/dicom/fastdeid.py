@@ -25,7 +25,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from .annex_e import DeidOptions, implausible, value_rules
+from .annex_e import TEXT_CHECKED, DeidOptions, controls_inside, implausible, value_rules
 from .decisions import (
     BINARY_NUMBERS, EMPTY, ITEMS, KEEP, MEDIA_SOP_INSTANCE_UID, META_REMOVED, REMOVE, SOP_INSTANCE_UID, TEXT_VRS,
     Decider, DeidResult, DeidSession, finishing_attributes, identifying_terms, media_storage_uid,
@@ -171,14 +171,15 @@ class _Walker:
                 action = known.get(tag) or actions(tag)
                 if action == "K" and vr != "SQ" and vr != "UN" and tag != SOP_INSTANCE_UID and replaced_by is None:
                     rule = rules.get(tag)
-                    if rule is not None and ((rule[0] and vr not in rule[0]) or (rule[1] and vend - vstart > rule[1])):
-                        raise Implausible(implausible(tag, vr, vend - vstart) or "")  # (the same checks, worded)
+                    if (rule is not None and ((rule[0] and vr not in rule[0]) or (rule[1] and vend - vstart > rule[1]))) or (
+                            vr in TEXT_CHECKED and controls_inside(reader.buf, vstart, vend)):
+                        raise Implausible(implausible(tag, vr, vend - vstart, reader.buf[vstart:vend]) or "")  # (worded)
                     continue  # what Decider.decide says for K, without asking (most attributes)
                 if vr == "UN" and action != "X":
                     raise Unsupported("a UN value that pydicom would decode")
                 outcome, value = decide(tag, vr, action, lambda element=element: self._value(element))
                 if outcome == KEEP:
-                    if (problem := implausible(tag, vr, vend - vstart)) is not None:
+                    if (problem := implausible(tag, vr, vend - vstart, reader.buf[vstart:vend])) is not None:
                         raise Implausible(problem)
                     replacement = None
                 elif outcome == REMOVE:
