@@ -215,6 +215,15 @@ _CONTROL_CHARACTER = re.compile(b"[" + re.escape(_CONTROL) + b"]")
 TEXT_CHECKED = frozenset(_ASCII_MAX) | frozenset(_CHARACTERS_MAX) | {"UC", "UT", "UR"}
 
 
+_REPERTOIRE = {  # PS3.5 Table 6.2-1: the characters these VRs may hold (backslash between values; lower case
+    # CS and DA with slashes are tolerated: written by old devices, harmless)
+    vr: re.compile(pattern) for vr, pattern in {
+        "AS": rb"(\d{3}[DWMY])?", "CS": rb"[A-Za-z0-9 _\\]*", "DA": rb"[0-9./\- \\]*", "DS": rb"[0-9+\-Ee. \\]*",
+        "DT": rb"[0-9+\-&. \\]*", "IS": rb"[0-9+\- \\]*", "TM": rb"[0-9.: \\]*", "UI": rb"[0-9.\\]*",
+    }.items()
+}
+
+
 def controls_inside(buf: bytes, start: int, end: int) -> bool:
     """Whether the text ``buf[start:end]`` holds a control character before its padding (NULs or
     spaces). A text value that swallowed the attributes after it always does: their headers
@@ -241,6 +250,9 @@ def implausible(tag: int, vr: str | None, length: int, value: bytes | None = Non
     stated = vr if vr is not None else next(iter(vrs - {"UN"})) if len(vrs) == 2 else None
     if value is not None and stated in TEXT_CHECKED and controls_inside(value, 0, len(value)):
         return f"{where} holds control characters where DICOM allows only text"
+    if value is not None and vr is None and stated in _REPERTOIRE:  # implicit VR: nothing says this value is one
+        if _REPERTOIRE[stated].fullmatch(value.rstrip(b"\0 ").lstrip(b" ")) is None:
+            return f"{where} holds characters that a {stated} value cannot hold"
     return None
 
 

@@ -31,7 +31,7 @@ from .decisions import (
 from .files import os_reason, replacing_writer, require_regular_file
 from .pixelcopy import copy_pixel_element
 from .annex_e import implausible
-from .rawdicom import EXPLICIT_LE_SYNTAXES, VRS, Implausible
+from .rawdicom import EXPLICIT_LE_SYNTAXES, VRS, Damaged, Implausible
 from .safe_private import is_safe_private
 
 __all__ = ["DeidSession", "DeidResult", "DeidentifyError", "deidentify_file", "deidentify_files",
@@ -54,16 +54,12 @@ def deidentify_file(source: Path, output: Path, session: DeidSession, *, engine:
     require_regular_file(source)
     try:
         if engine == "auto":
-            from .fastdeid import Damaged, Unsupported, deidentify_fast
+            from .fastdeid import Unsupported, deidentify_fast
 
             try:
                 return deidentify_fast(source, output, session, write_back=write_back, staged=staged)
-            except Implausible:
+            except Damaged:  # pydicom would copy what is there and drop the rest silently
                 raise
-            except Damaged as exc:  # pydicom would copy what is there and drop the rest silently
-                raise DeidentifyError(
-                    f"{source.name} is damaged ({exc}: part of it is missing). It was not copied; "
-                    "ask for the file again.") from None
             except Unsupported:
                 pass  # nothing was written: the general engine below decides
         elif engine != "pydicom":
@@ -80,6 +76,10 @@ def deidentify_file(source: Path, output: Path, session: DeidSession, *, engine:
             f"{source.name} is damaged ({exc}). It was not copied: patient details could hide in the damaged "
             "part. Ask for the file again; send it as it is only if the colleague may see the patient details."
         ) from None
+    except Damaged as exc:
+        raise DeidentifyError(
+            f"{source.name} is damaged ({exc}: part of it is missing). It was not copied; "
+            "ask for the file again.") from None
     except OSError as exc:
         raise DeidentifyError(f"Cannot write {output}: {os_reason(exc)}. The original is unchanged.") from None
     except Exception as exc:  # pydicom raises many kinds on damaged files
@@ -100,6 +100,8 @@ def _with_pydicom(source: Path, output: Path, session: DeidSession, write_back: 
         pixel_start = src.tell()
         ts = str(ds.file_meta.get("TransferSyntaxUID", ""))
         streamable = ts in _STREAMABLE
+        if streamable and pixel_start >= os.fstat(src.fileno()).st_size:  # (deflate: positions in the inflated stream)
+            _check_the_end(ds, pixel_start)
         if not streamable:  # deflated or big endian: read whole, let pydicom re-encode
             src.seek(0)
             ds = pydicom.dcmread(src)
@@ -113,6 +115,17 @@ def _with_pydicom(source: Path, output: Path, session: DeidSession, write_back: 
             else:
                 ds.save_as(out, enforce_file_format=True)
     return DeidResult(source, output, *counts, engine="pydicom")
+
+
+def _check_the_end(ds: Any, size: int) -> None:
+    """pydicom reads a file that ends inside an element's header as if it ended before it: the
+    element is silently gone (the whole pixel data, say). A file without pixel data ends exactly
+    where its last element ends."""
+    last = ds.get_item(max(ds.keys())) if len(ds) else None
+    length = getattr(last, "length", None)
+    value_tell = getattr(last, "value_tell", None)
+    if isinstance(length, int) and length != 0xFFFFFFFF and isinstance(value_tell, int) and value_tell + length < size:
+        raise Damaged("it ends inside its header")
 
 
 def deidentify_files(
@@ -185,8 +198,15 @@ class _Walker:
         private: list[int] = []
         private_kept: set[int] = set()
         actions = self.decider.actions
-        for tag in list(ds.keys()):
+        previous = -1
+        for tag in list(ds.keys()):  # in the order of the file
             tag = int(tag)
+            if tag <= previous and getattr(ds.get_item(tag), "is_implicit_VR", False):
+                # PS3.5 7.1: ascending. pydicom sorts them; in Implicit VR nothing else shows that a
+                # damaged tag relabelled a value (Explicit VR: the VR does, checked below)
+                raise Implausible(f"attribute ({tag >> 16:04X},{tag & 0xFFFF:04X}) comes after "
+                                  f"({previous >> 16:04X},{previous & 0xFFFF:04X}): a tag is damaged")
+            previous = tag
             if tag & 0x10000:  # an odd group: private
                 private.append(tag)
                 if self.options.keep_safe_private and not 0x10 <= (tag & 0xFFFF) <= 0xFF:
@@ -201,6 +221,9 @@ class _Walker:
             raw = ds.get_item(tag)
             vr = raw.VR
             length = getattr(raw, "length", None)  # as read (a raw element; before UN is decoded)
+            if isinstance(length, int) and length != 0xFFFFFFFF and isinstance(getattr(raw, "value", None), bytes) \
+                    and len(raw.value) != length:  # pydicom keeps what is there when the file ends inside it
+                raise Damaged("it ends inside an element")
             if action != "X" and isinstance(vr, str) and len(vr) == 2 and vr.encode() not in VRS:
                 raise ValueError(f"unknown VR {vr!r}")  # written back it would break the file
             if action != "X" and (vr is None or vr in ("SQ", "UN")):
