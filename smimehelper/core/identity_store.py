@@ -13,11 +13,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from .certs import CertInfo, cert_emails, describe, load_certificates, read_small_file
 from .errors import CertificateError, InputFileError, PassphraseError, UserError
@@ -28,6 +28,9 @@ from .jsonstore import read_document, store_error, write_document
 from .keyfile import PASSPHRASE_ITERATIONS, RANDOM_SECRET_ITERATIONS, decrypt_private_key, encrypt_private_key
 from .secrets import SecretStore
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .identity_requests import PendingRequest
 
 SCHEMA = 1
 EXPIRY_WARNING = dt.timedelta(days=30)
@@ -66,14 +69,6 @@ class StoredIdentity:
         if end - now <= EXPIRY_WARNING:
             return f"Your certificate for {', '.join(self.emails)} expires on {end:%Y-%m-%d}; renew it with your certificate provider soon."
         return None
-
-
-@dataclass(frozen=True)
-class PendingRequest:
-    key_id: str
-    email: str
-    name: str
-    csr_pem: bytes
 
 
 class LockedIdentity:
@@ -325,64 +320,17 @@ class IdentityStore:
     def export_certificate(self, selector: str | None) -> bytes:
         return self.get(selector).cert.public_bytes(serialization.Encoding.PEM)
 
-    # -- certificate requests -------------------------------------------------------------------
+    # -- certificate requests (identity_requests.py) ---------------------------------------------
     def new_request(self, email: str, name: str, use_ec: bool, ask_new: AskPassphrase | None) -> PendingRequest:
-        key = ec.generate_private_key(ec.SECP256R1()) if use_ec else rsa.generate_private_key(65537, 3072)
-        csr = (
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name), x509.NameAttribute(NameOID.EMAIL_ADDRESS, email)]))
-            .add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
-            .sign(key, hashes.SHA256())
-        )
-        key_id = hashes_hex(_spki(key.public_key()))
-        secret = os.urandom(32) if self.secrets.available() else b""
-        if secret and self.secrets.put(f"request:{key_id}", secret):
-            protection, iterations = "keyring", RANDOM_SECRET_ITERATIONS
-        else:
-            if ask_new is None:
-                raise PassphraseError("This computer has no secure keyring: give a passphrase with --passphrase-file or run in a terminal.")
-            secret = ask_new("New passphrase to protect the new key: ")
-            if len(secret) < 8:
-                raise PassphraseError("Choose a passphrase of at least 8 characters.")
-            protection, iterations = "passphrase", PASSPHRASE_ITERATIONS
-        csr_pem = csr.public_bytes(serialization.Encoding.PEM)
-        try:
-            with AtomicBatch() as batch:
-                batch.make_dirs(self.folder)
-                batch.write(self.folder / f"request-{key_id}.key", encrypt_private_key(key, secret, iterations))
-                write_document(
-                    self.folder / f"request-{key_id}.json", "certificate-request", SCHEMA,
-                    {"key_id": key_id, "email": email, "name": name, "csr": csr_pem.decode(), "protection": protection},
-                    batch=batch,
-                )
-        except OSError as exc:
-            if protection == "keyring":
-                self.secrets.delete(f"request:{key_id}")
-            raise store_error(self.folder / f"request-{key_id}.key", exc, "The certificate request was not made") from None
-        return PendingRequest(key_id, email, name, csr_pem)
+        from .identity_requests import new_request
+
+        return new_request(self, email, name, use_ec, ask_new)
 
     def import_certificate(self, cert_path: Path, ask: AskPassphrase | None, *, now: dt.datetime | None = None) -> StoredIdentity:
         """Join a certificate returned by the authority to the key of a pending request."""
-        certs = load_certificates(cert_path)
-        for path in sorted(self.folder.glob("request-*.json")) if self.folder.is_dir() else []:
-            doc = read_document(path, "certificate-request", SCHEMA)
-            if doc is None:
-                continue
-            for cert in certs:
-                if hashes_hex(_spki(cert.public_key())) == doc["key_id"]:
-                    key_file = self.folder / f"request-{doc['key_id']}.key"
-                    secret = self._secret(f"request:{doc['key_id']}", doc["protection"], ask, "the new key")
-                    key = decrypt_private_key(key_file.read_bytes(), secret)
-                    chain = _order_chain(cert, tuple(c for c in certs if c != cert))
-                    stored = self._store(Identity(key=key, cert=cert, chain=chain), secret if doc["protection"] == "passphrase" else b"", None,  # type: ignore[arg-type]
-                                         now=now, also_remove=(key_file, path))
-                    self.secrets.delete(f"request:{doc['key_id']}")
-                    return stored
-        raise CertificateError(
-            f"The certificate in {cert_path} does not belong to any certificate request made here "
-            "('smimehelper identity new'). Import a .p12 with its key instead."
-        )
+        from .identity_requests import import_certificate
+
+        return import_certificate(self, cert_path, ask, now=now)
 
     # -- internals -----------------------------------------------------------------------------
     def _unlock(self, stored: StoredIdentity, ask: AskPassphrase | None) -> object:
@@ -413,9 +361,3 @@ class IdentityStore:
     def _default(self) -> str | None:
         value = self.settings.get("default_identity")
         return value if isinstance(value, str) and (self.folder / f"{value}.json").exists() else None
-
-
-def hashes_hex(spki_der: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(spki_der).hexdigest()[:32]

@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QFileDialog
 from .. import services
 from ..core.atomic import write_atomic
 from ..core.errors import PassphraseError, UserError
-from ..core.identity_store import PendingRequest, StoredIdentity
+from ..core.identity_requests import PendingRequest
+from ..core.identity_store import StoredIdentity
 from .cert_words import purpose_text
 from .request_dialog import CertificateRequestDialog
 from .widgets import CAUTION, GOOD, INFO, PROBLEM, visible
