@@ -126,22 +126,31 @@ def _unlisted(tag: int) -> str:
 def _dictionary_module() -> object:
     """pydicom's data dictionary module, loaded from its file on its own (5 ms from its cached
     bytecode): the byte-level engine must not pay for importing pydicom (0.25 s)."""
+    return pydicom_file_module("_dicom_dict")
+
+
+def pydicom_file_module(name: str) -> object:
+    """A data module of pydicom (``_dicom_dict``, ``_uid_dict``) loaded from its file without
+    importing pydicom itself."""
     import importlib
     import importlib.util
     import sys
 
-    if "pydicom._dicom_dict" in sys.modules:
-        return sys.modules["pydicom._dicom_dict"]
+    if f"pydicom.{name}" in sys.modules:
+        return sys.modules[f"pydicom.{name}"]
+    if f"_smimehelper{name}" in sys.modules:
+        return sys.modules[f"_smimehelper{name}"]
     spec = importlib.util.find_spec("pydicom")
     for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = os.path.join(folder, "_dicom_dict.py")
+        path = os.path.join(folder, f"{name}.py")
         if os.path.isfile(path):
-            dict_spec = importlib.util.spec_from_file_location("_smimehelper_dicom_dict", path)
-            if dict_spec is not None and dict_spec.loader is not None:
-                module = importlib.util.module_from_spec(dict_spec)
-                dict_spec.loader.exec_module(module)
+            file_spec = importlib.util.spec_from_file_location(f"_smimehelper{name}", path)
+            if file_spec is not None and file_spec.loader is not None:
+                module = importlib.util.module_from_spec(file_spec)
+                file_spec.loader.exec_module(module)
+                sys.modules[f"_smimehelper{name}"] = module
                 return module
-    return importlib.import_module("pydicom._dicom_dict")
+    return importlib.import_module(f"pydicom.{name}")
 
 
 _Masks = tuple[tuple[int, int], ...]

@@ -28,6 +28,7 @@ from .decisions import (
     EMPTY, ITEMS, KEEP, META_REMOVED, PSEUDONYMS, REMOVE, TEXT_VRS, Decider, DeidentifyError, DeidResult,
     DeidSession, finishing_attributes, identifying_terms, media_storage_uid, scrub, shift_date,
 )
+from .completeness import PIXEL_TAGS, ROWS, SOP_CLASS_UID, missing_part
 from .files import os_reason, replacing_writer, require_regular_file
 from .pixelcopy import copy_pixel_element
 from .annex_e import implausible
@@ -100,12 +101,17 @@ def _with_pydicom(source: Path, output: Path, session: DeidSession, write_back: 
         pixel_start = src.tell()
         ts = str(ds.file_meta.get("TransferSyntaxUID", ""))
         streamable = ts in _STREAMABLE
-        if streamable and pixel_start >= os.fstat(src.fileno()).st_size:  # (deflate: positions in the inflated stream)
+        no_pixels = pixel_start >= os.fstat(src.fileno()).st_size
+        if streamable and no_pixels:  # (deflate: positions in the inflated stream)
             _check_the_end(ds, pixel_start)
         if not streamable:  # deflated or big endian: read whole, let pydicom re-encode
             src.seek(0)
             ds = pydicom.dcmread(src)
-        counts = _Walker(session, ds).run()
+            no_pixels = not any(tag in ds for tag in PIXEL_TAGS)
+        missing = _missing_part(ds) if no_pixels else None  # a report, or an x-ray cut short
+        counts = _Walker(session, ds).run()  # (names a damaged value first)
+        if missing is not None:
+            raise Damaged(missing)
         _finish(ds, session)
         with replacing_writer(output, write_back=write_back, staged=staged) as out:
             if streamable:
@@ -115,6 +121,15 @@ def _with_pydicom(source: Path, output: Path, session: DeidSession, write_back: 
             else:
                 ds.save_as(out, enforce_file_format=True)
     return DeidResult(source, output, *counts, engine="pydicom")
+
+
+def _missing_part(ds: Any) -> str | None:
+    """completeness.missing_part of a data set without pixel data (read before the walk changes it;
+    pydicom sees a file cut exactly between two attributes as a whole, shorter one)."""
+    sop_class = ds.get_item(SOP_CLASS_UID) if SOP_CLASS_UID in ds else None  # as read (raw): left as it is
+    value = getattr(sop_class, "value", None)
+    text = value.decode("ascii", "replace") if isinstance(value, bytes) else str(value) if value is not None else None
+    return missing_part(empty=len(ds) == 0, has_pixels=False, has_rows=ROWS in ds, sop_class=text)
 
 
 def _check_the_end(ds: Any, size: int) -> None:

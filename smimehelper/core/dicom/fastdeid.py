@@ -31,6 +31,7 @@ from .decisions import (
     Decider, DeidResult, DeidSession, finishing_attributes, identifying_terms, media_storage_uid,
 )
 from . import pixelcopy
+from .completeness import ROWS, SOP_CLASS_UID, missing_part
 from .files import replacing_fd
 from .pixelcopy import PixelDataError, copy_range, write_all
 from .rawdicom import (
@@ -104,7 +105,15 @@ class _Walker:
         dataset, _ = self._walk(start, 0, TOP, 0, list(_finishing(self.session.options)))
         end = reader.stopped
         pixels = reader.pixels(end) if end < reader.size else None
-        return b"".join([bytes(128), b"DICM", self._meta(meta), *dataset]), pixels
+        header = b"".join([bytes(128), b"DICM", self._meta(meta), *dataset])
+        if pixels is None:  # a report, or an x-ray cut short exactly between two attributes
+            top = {e[0]: e for e in reader.elements(start, 0, TOP)}
+            sop_class = self._value(top[SOP_CLASS_UID]) if SOP_CLASS_UID in top else None
+            problem = missing_part(empty=not top, has_pixels=False, has_rows=ROWS in top,
+                                   sop_class=sop_class if isinstance(sop_class, str) else None)
+            if problem is not None:
+                raise Damaged(problem)
+        return header, pixels
 
     def _meta(self, elements: list[Element]) -> bytes:
         meta = {e[0]: e for e in elements}

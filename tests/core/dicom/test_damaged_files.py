@@ -117,10 +117,26 @@ def _implicit_element(data: bytes, tag: int) -> int:
     return offset
 
 
-CUTS = {  # where the file ends -> what the refusal says
-    "inside a value": (lambda data: _implicit_element(data, 0x00080080) + 8 + 5, "it ends inside an element"),
-    "inside the pixel data's header": (lambda data: _implicit_element(data, 0x7FE00010) + 3, "it ends inside its header"),
-    "inside an element's header": (lambda data: _implicit_element(data, 0x00280010) + 5, "it ends inside its header"),
+EITHER = "it ends inside (its header|an element)"  # the byte-level engine's words for Explicit VR
+
+
+def _meta_end(data: bytes) -> int:
+    return 144 + struct.unpack_from("<I", data, 140)[0]  # after (0002,0000), as its value says
+
+
+CUTS = {  # where the file ends -> what the refusal says (Implicit VR, Explicit VR)
+    "inside a value": (lambda data: _implicit_element(data, 0x00080080) + 8 + 5, "it ends inside an element", EITHER),
+    "inside the pixel data's header": (lambda data: _implicit_element(data, 0x7FE00010) + 3, "it ends inside its header",
+                                       EITHER),
+    "inside an element's header": (lambda data: _implicit_element(data, 0x00280010) + 5, "it ends inside its header", EITHER),
+    # cut exactly between two attributes, the file reads as a whole, shorter one: an image without its image
+    "between two attributes": (lambda data: _implicit_element(data, 0x00280010), "it ends before its pixel data",
+                               "it ends before its pixel data"),
+    "just before the pixel data": (lambda data: _implicit_element(data, 0x7FE00010), "it ends before its pixel data",
+                                   "it ends before its pixel data"),
+    "inside the File Meta": (lambda data: 160, "it ends (inside an element|after its File Meta)",
+                             "it ends (inside an element|after its File Meta)"),
+    "right after the File Meta": (_meta_end, "it ends after its File Meta", "it ends after its File Meta"),
 }
 
 
@@ -129,13 +145,34 @@ CUTS = {  # where the file ends -> what the refusal says
 def test_a_file_that_ends_too_early_is_refused_by_both_engines(where: str, engine: str, implicit: bytes, original: bytes,
                                                                tmp_path: Path) -> None:
     """pydicom reads a file cut short as if it were whole (the value cut, or the element whose
-    header was cut, the pixel data among them, silently gone): never copied as "de-identified"."""
-    cut, message = CUTS[where]
-    for data, said in ((implicit, message), (original, "it ends inside (its header|an element)")):
+    header was cut, the pixel data among them, silently gone), and both engines read one cut
+    exactly between two attributes as a shorter file: never copied as "de-identified"."""
+    cut, implicit_says, explicit_says = CUTS[where]
+    for data, said in ((implicit, implicit_says), (original, explicit_says)):
         source, output = _run(tmp_path, data[:cut(data)], engine)  # implicit VR: pydicom in both engines
         with pytest.raises(UserError, match=rf"is damaged \({said}: part of it is missing\)"):
             deidentify_file(source, output, DeidSession(), engine=engine)
         assert not output.exists()
+
+
+def test_every_cut_of_the_header_is_refused(original: bytes, implicit: bytes, tmp_path: Path) -> None:
+    """The x-ray cut at every byte from its File Meta to just inside the pixel data (a copy
+    interrupted, a USB stick pulled): no cut is copied, by either engine, in either syntax."""
+    copied = []
+    for syntax, data in (("explicit", original), ("implicit", implicit)):
+        end = data.index(struct.pack("<HH", 0x7FE0, 0x0010)) + 20
+        for engine in ENGINES:
+            for cut in range(140, end, 1 if engine == "auto" else 3):
+                source, output = _run(tmp_path, data[:cut], engine)
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        deidentify_file(source, output, DeidSession(), engine=engine)
+                except UserError:
+                    assert not output.exists()
+                    continue
+                copied.append((syntax, engine, cut))
+    assert copied == []
 
 
 def _retag(data: bytes, old: int, new: int) -> bytes:

@@ -82,7 +82,9 @@ def test_engines_agree_on_every_pydicom_sample_file(options: DeidOptions, tmp_pa
         assert differences(contents(fast), contents(reference)) == [], source.name
         assert dcmdump_ok(fast), source.name
         fast_files.append(source.name)
-    assert len(fast_files) >= (100 if not options.keep_safe_private else 80), (len(fast_files), fell_back)
+    # (pydicom's dicomdirtests images, their pixel data removed to keep its package small, are
+    # refused by both engines as images cut short: completeness.py)
+    assert len(fast_files) >= (80 if not options.keep_safe_private else 60), (len(fast_files), fell_back)
     # the common syntaxes all go the fast way
     for name in ("CT_small.dcm", "JPEG2000.dcm", "MR_small_RLE.dcm", "SC_rgb_jpeg_gdcm.dcm", "JPEGLSNearLossless_16.dcm"):
         assert name in fast_files or (options.keep_safe_private and name in fell_back)
