@@ -76,7 +76,10 @@ class OidcProvider:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: Any = None
 
-    def start(self, timeout: float = 30.0) -> OidcProvider:
+    def start(self, timeout: float = 120.0) -> OidcProvider:
+        """Node loads oidc-provider's modules from .cache and makes an RSA key before it listens:
+        a second or two, but once more than 30 s on a loaded 2-core machine (the cause was not
+        seen: the provider's log is now in the error)."""
         folder = node_dir()
         shutil.copy(REPO / "tests" / "oidc" / "provider.mjs", folder / "provider.mjs")
         env = {
@@ -93,8 +96,9 @@ class OidcProvider:
         with selectors.DefaultSelector() as sel:
             sel.register(self._proc.stdout, selectors.EVENT_READ)
             if not sel.select(timeout):
+                log = self.log_text()
                 self.stop()
-                raise RuntimeError("oidc-provider did not start in time")
+                raise RuntimeError(f"oidc-provider did not start within {timeout:.0f} s:\n{log}")
         line = self._proc.stdout.readline()
         try:
             self.issuer = json.loads(line)["issuer"]
