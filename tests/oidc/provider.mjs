@@ -27,7 +27,9 @@ const PASSWORD = env.OIDC_PASSWORD || 'correct horse';
 const MAIL_SCOPE = env.OIDC_SCOPE || 'mail';
 const ACCESS_TTL = Number(env.OIDC_ACCESS_TTL || 600);
 
+process.stderr.write('provider.mjs: modules loaded\n');  // each step, to find a start that stalls
 const signingKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+process.stderr.write('provider.mjs: signing key made\n');
 
 function configuration() {
   return {
@@ -169,11 +171,14 @@ const server = https.createServer(
   },
 );
 
+process.stderr.write('provider.mjs: starting the server\n');
 server.listen(0, '127.0.0.1', () => {
+  process.stderr.write('provider.mjs: listening on a port\n');
   const issuer = `https://127.0.0.1:${server.address().port}`;
   provider = new Provider(issuer, configuration());
   handler = provider.callback();
   process.stdout.write(`${JSON.stringify({ issuer })}\n`);
+  process.stderr.write('provider.mjs: ready\n');
 });
 
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => server.close(() => process.exit(0)));

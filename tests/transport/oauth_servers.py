@@ -28,6 +28,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import sys
 import tempfile
 import urllib.parse
 import urllib.request
@@ -75,11 +76,24 @@ class OidcProvider:
         self.issuer = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: Any = None
+        self._last_log = ""
 
-    def start(self, timeout: float = 120.0) -> OidcProvider:
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> OidcProvider:
         """Node loads oidc-provider's modules from .cache and makes an RSA key before it listens:
-        a second or two, but once more than 30 s on a loaded 2-core machine (the cause was not
-        seen: the provider's log is now in the error)."""
+        a second or two. In two of six full fresh-machine runs one start out of dozens printed
+        nothing more after its first warning, for 30 s and for 120 s (cause not found; the
+        provider now logs each step to stderr): such a start is stopped and tried again."""
+        logs = []
+        for attempt in range(1, attempts + 1):
+            if self._start_once(timeout):
+                if attempt > 1:
+                    print(f"oidc-provider started at attempt {attempt}; earlier attempts:\n" + "\n".join(logs),
+                          file=sys.stderr)
+                return self
+            logs.append(f"attempt {attempt}: nothing within {timeout:.0f} s; its log:\n{self._last_log}")
+        raise RuntimeError("oidc-provider did not start:\n" + "\n".join(logs))
+
+    def _start_once(self, timeout: float) -> bool:
         folder = node_dir()
         shutil.copy(REPO / "tests" / "oidc" / "provider.mjs", folder / "provider.mjs")
         env = {
@@ -96,9 +110,9 @@ class OidcProvider:
         with selectors.DefaultSelector() as sel:
             sel.register(self._proc.stdout, selectors.EVENT_READ)
             if not sel.select(timeout):
-                log = self.log_text()
+                self._last_log = self.log_text()
                 self.stop()
-                raise RuntimeError(f"oidc-provider did not start within {timeout:.0f} s:\n{log}")
+                return False
         line = self._proc.stdout.readline()
         try:
             self.issuer = json.loads(line)["issuer"]
@@ -106,7 +120,7 @@ class OidcProvider:
             log = self.log_text()
             self.stop()
             raise RuntimeError(f"oidc-provider failed to start:\n{line!r}\n{log}") from None
-        return self
+        return True
 
     def log_text(self) -> str:
         if self._stderr is None:
