@@ -5,7 +5,6 @@ installed console script ``run_script``, the frozen clock and the ``compose`` fi
 
 from __future__ import annotations
 
-import dataclasses
 import email
 import email.message
 import email.policy
@@ -17,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from smimehelper import services
-from smimehelper.cli.main import main
-from tests.console import console_script
+from tests.console import CliResult, console_script, run_main  # noqa: F401 (run_main: re-exported)
 from tests.judges import openssl_decrypt, openssl_verify
 from tests.pki.make_pki import REFERENCE_NOW, Pki
 
@@ -36,24 +34,6 @@ skip_if_root = pytest.mark.skipif(IS_ROOT, reason="root can read files without r
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclasses.dataclass(frozen=True)
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-
-def run_main(argv: Sequence[str], capsys: pytest.CaptureFixture[str]) -> CliResult:
-    """``smimehelper ARGV`` in-process; argparse's SystemExit becomes an exit code too."""
-    capsys.readouterr()  # drop anything printed before
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return CliResult(code, captured.out, captured.err)
 
 
 def run_script(*args: str, cwd: Path, stdin: int | None = subprocess.DEVNULL) -> CliResult:

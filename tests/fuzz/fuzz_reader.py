@@ -780,7 +780,7 @@ class Runner:
         leftovers = os.listdir(self.tmp)
         if leftovers and finding is None:
             finding = Finding("LEAK temporary files", "leak", f"left behind in the temp dir: {leftovers[:5]}",
-                              "open_message left files in the temporary directory", elapsed)
+                              "open_message left files in the temporary directory", 0.0)  # (found after the attempt: no time of its own)
         for name in leftovers:
             shutil.rmtree(self.tmp / name, ignore_errors=True)
             with contextlib.suppress(OSError):

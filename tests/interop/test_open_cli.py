@@ -18,7 +18,6 @@ verdicts (see ``tests/interop/corpus.py``), so expectations come from the ``Vect
 from __future__ import annotations
 
 import base64
-import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -26,13 +25,11 @@ import os
 import random
 import stat
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from smimehelper.cli.main import main
-from tests.console import console_script
+from tests.console import CliResult, console_script, run_main  # noqa: F401 (run_main: re-exported)
 from tests.interop.corpus import Vector
 from tests.pki.make_pki import Pki
 
@@ -57,24 +54,6 @@ FAKE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@dataclasses.dataclass(frozen=True)
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-
-def run_main(argv: Sequence[str | Path], capsys: pytest.CaptureFixture[str]) -> CliResult:
-    """``smimehelper ARGV`` in-process; argparse's SystemExit becomes an exit code too."""
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return CliResult(code, captured.out, captured.err)
 
 
 def run_script(*args: str | Path, cwd: Path) -> CliResult:
